@@ -1,0 +1,32 @@
+"""Shared test fixtures: where the real data lives, for a fresh clone and for CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+# The full staged data sets sit beside the checkout (CI lays them there too).
+SHARED_DATA = Path(__import__("os").environ.get("HEARTEYE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"staged data not found at {SHARED_DATA} (set HEARTEYE_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ludb_dir(shared_data: Path) -> Path:
+    path = shared_data / "ludb" / "data"
+    if not path.is_dir():
+        pytest.skip(f"LUDB not found at {path}")
+    return path
