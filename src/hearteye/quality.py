@@ -1,0 +1,136 @@
+"""Signal-quality flags a clinician wants before trusting any measurement.
+
+`assess(record)` looks at the raw millivolt signal (before any filtering hides a fault) and
+returns a list of `QualityFlag`. Each flag names its lead (or ``None`` for the whole record), a
+stable code, a severity, and a sentence a person can read. An empty list means nothing found.
+
+Thresholds, and why:
+* flat / disconnected: peak-to-peak under 20 uV over the record, or a standard deviation under
+  5 uV. A connected electrode always shows at least the QRS (hundreds of uV).
+* clipping: at least 0.5 % of samples sit exactly at the lead's extreme value in runs of 3 or
+  more consecutive samples, in at least 3 separate runs - an ADC rail hit beat after beat. A
+  sharp R peak touches its maximum once; one long plateau at the minimum is a quiet baseline
+  stretch (seen in LUDB at the start of records), not saturation. The rail must also lie at least
+  0.5 mV from the lead's median: no ECG amplifier saturates closer to baseline than that, while
+  low-amplitude leads often repeat their small minimum (LUDB 120, lead I).
+* non-finite: any NaN/inf sample (WFDB marks missing samples that way).
+* too short: under 2 s, fewer than two beats at normal rates: no RR interval, no rhythm.
+* mains noise: after the configured filtering, power within +-1 Hz of 50 or 60 Hz above 5 % of
+  the 1-40 Hz ECG band power (the notch should leave well under 1 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+from hearteye.record import Record
+
+MIN_DURATION_S = 2.0
+FLAT_PTP_MV = 0.02
+FLAT_STD_MV = 0.005
+CLIP_FRACTION = 0.005
+CLIP_RUN = 3
+CLIP_MIN_RUNS = 3
+CLIP_MIN_OFFSET_MV = 0.5
+MAINS_RATIO = 0.05
+
+
+@dataclass(frozen=True)
+class QualityFlag:
+    code: str  # flat_lead | clipping | non_finite | too_short | mains_noise
+    severity: str  # "warning" (measure with care) | "error" (cannot be analysed)
+    lead: str | None
+    message: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def assess(record: Record, notch_hz: float | None = 50.0) -> list[QualityFlag]:
+    """All quality flags for ``record``; ``notch_hz`` is the mains frequency the chain removes."""
+    flags: list[QualityFlag] = []
+    if record.duration < MIN_DURATION_S:
+        flags.append(QualityFlag(
+            "too_short", "error", None,
+            f"the recording lasts {record.duration:.2f} s; at least {MIN_DURATION_S:g} s are "
+            "needed to measure a rhythm"))
+    for name, lead in zip(record.leads, record.signal, strict=True):
+        flags.extend(_lead_flags(name, lead))
+    unusable = {f.lead for f in flags if f.code == "flat_lead" or f.severity == "error"}
+    flags.extend(_mains_flags(record, notch_hz, skip=unusable))
+    return flags
+
+
+def _lead_flags(name: str, x: np.ndarray) -> list[QualityFlag]:
+    flags = []
+    finite = np.isfinite(x)
+    n_bad = int(x.size - finite.sum())
+    if n_bad:
+        flags.append(QualityFlag(
+            "non_finite", "warning" if n_bad < x.size else "error", name,
+            f"lead {name}: {n_bad} of {x.size} samples are missing (NaN or infinite); "
+            "they are treated as zero"))
+    values = x[finite]
+    if values.size == 0:
+        return flags
+    ptp = float(values.max() - values.min())
+    if ptp < FLAT_PTP_MV or float(values.std()) < FLAT_STD_MV:
+        flags.append(QualityFlag(
+            "flat_lead", "warning", name,
+            f"lead {name} is flat ({ptp * 1000:.1f} uV peak to peak): electrode disconnected "
+            "or lead not recorded; it is left out of measurements"))
+        return flags
+    clipped = _clipped_fraction(values)
+    if clipped >= CLIP_FRACTION:
+        flags.append(QualityFlag(
+            "clipping", "warning", name,
+            f"lead {name}: {clipped:.1%} of samples sit at the amplifier's limit (saturation); "
+            "amplitudes in this lead are underestimated"))
+    return flags
+
+
+def _clipped_fraction(x: np.ndarray) -> float:
+    """Share of samples in runs of >= CLIP_RUN equal samples at the lead's max or min, counting
+    an extreme only when it is reached in at least CLIP_MIN_RUNS separate runs."""
+    total = 0
+    median = float(np.median(x))
+    for extreme in (x.max(), x.min()):
+        if abs(float(extreme) - median) < CLIP_MIN_OFFSET_MV:
+            continue
+        at = np.concatenate(([False], x == extreme, [False]))
+        edges = np.flatnonzero(np.diff(at.astype(np.int8)))
+        runs = edges[1::2] - edges[::2]
+        long_runs = runs[runs >= CLIP_RUN]
+        if long_runs.size >= CLIP_MIN_RUNS:
+            total += int(long_runs.sum())
+    return total / x.size
+
+
+def _mains_flags(record: Record, notch_hz: float | None, skip: set) -> list[QualityFlag]:
+    """Residual mains interference after the chain's own filtering (what the model will see)."""
+    from hearteye.signal import PreprocessConfig, filtfilt, filter_sos
+
+    fs = record.fs
+    if record.duration < MIN_DURATION_S or fs < 130:  # 60 Hz +- 1 needs Nyquist above 61 Hz
+        return []
+    config = PreprocessConfig(notch_hz=notch_hz, target_fs=None, zscore=False)
+    x = filtfilt(filter_sos(fs, config), np.nan_to_num(record.signal))
+    nperseg = int(min(x.shape[-1], 4 * fs))  # 0.25 Hz bins
+    freqs, psd = sps.welch(x, fs=fs, nperseg=nperseg, axis=-1)
+    band = (freqs >= 1.0) & (freqs <= 40.0)
+    ecg_power = psd[:, band].sum(axis=-1)
+    flags = []
+    for mains in (50.0, 60.0):
+        near = np.abs(freqs - mains) <= 1.0
+        ratio = psd[:, near].sum(axis=-1) / np.maximum(ecg_power, 1e-20)
+        for name, r in zip(record.leads, ratio, strict=True):
+            if r > MAINS_RATIO and name not in skip:
+                flags.append(QualityFlag(
+                    "mains_noise", "warning", name,
+                    f"lead {name}: {mains:g} Hz mains interference remains after filtering "
+                    f"({r:.0%} of the ECG band power); check the notch setting "
+                    f"(now {notch_hz or 'off'}) and the electrode contact"))
+    return flags
