@@ -1,0 +1,285 @@
+"""Clinical measurements from a delineated ECG, and the classifier's feature vector.
+
+Input: the band-passed signal in millivolts (``signal[lead, sample]``, not z-scored) at ``fs``,
+the lead names, and the global beats (objects with ``p_onset, p_offset, qrs_onset,
+qrs_offset, t_offset`` in samples, ``None`` where a wave is absent), as
+`hearteye.delineate.postprocess.Beat` gives them.
+
+Rules, and why:
+* **Nothing is clamped.** A QRS of 160 ms is reported as 160 ms and flagged; a value that
+  cannot be measured (no P wave in atrial fibrillation) is NaN. The original service dropped
+  values outside "normal" windows, which hid exactly the abnormal cases.
+* **Intervals are medians over beats**: one ectopic or mis-delineated beat does not move them.
+  PR is P onset to QRS onset; QT is QRS onset to T end (global boundaries, as IEC 60601-2-25).
+* **Amplitudes are signed and measured from the beat's own baseline**, the isoelectric PR
+  segment (P offset to QRS onset), or the 20 ms before QRS onset when there is no P wave.
+* **Axes from signed net areas** in leads I and aVF (each beat's wave area above minus below
+  its baseline, median over beats): ``atan2(aVF, I)``. Unsigned amplitudes would put every
+  axis in 0..90 degrees. Missing I or aVF are derived from II and III (Einthoven).
+* Reference ranges are the usual adult resting-ECG ones (AHA/ACCF/HRS 2009 recommendations;
+  QTc by sex where the sex is known); a value outside gets ``flag`` "low" or "high".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from hearteye.record import STANDARD_LEADS
+
+NAN = float("nan")
+BASELINE_FALLBACK_S = 0.020  # baseline window before QRS onset when there is no P wave
+ST_OFFSET_S = 0.060  # ST level at J + 60 ms
+
+
+@dataclass(frozen=True)
+class Measurement:
+    value: float  # NaN when it could not be measured
+    unit: str
+    low: float | None = None  # reference range, when clinicians have one
+    high: float | None = None
+    flag: str | None = None  # "low" | "high" | None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["value"] = None if math.isnan(self.value) else round(self.value, 4)
+        return d
+
+
+def _ranged(value: float, unit: str, low: float | None, high: float | None) -> Measurement:
+    flag = None
+    if not math.isnan(value):
+        if low is not None and value < low:
+            flag = "low"
+        elif high is not None and value > high:
+            flag = "high"
+    return Measurement(float(value), unit, low, high, flag)
+
+
+def _median(values) -> float:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.median(vals)) if vals else NAN
+
+
+def _span_ms(beats, start: str, end: str, fs: float) -> list[float]:
+    out = []
+    for b in beats:
+        s, e = getattr(b, start), getattr(b, end)
+        if s is not None and e is not None and e > s:
+            out.append((e - s) * 1000.0 / fs)
+    return out
+
+
+# --- rhythm ---------------------------------------------------------------------------------
+
+def rr_intervals_ms(beats, fs: float) -> np.ndarray:
+    """RR intervals between consecutive QRS onsets (ms)."""
+    onsets = np.array(sorted(b.qrs_onset for b in beats if b.qrs_onset is not None), float)
+    return np.diff(onsets) * 1000.0 / fs
+
+
+def rhythm(beats, fs: float) -> dict[str, Measurement]:
+    rr = rr_intervals_ms(beats, fs)
+    qrs_beats = [b for b in beats if b.qrs_onset is not None]
+    with_p = sum(b.p_onset is not None for b in qrs_beats)
+    if rr.size:
+        mean_rr = float(rr.mean())
+        hr = 60000.0 / mean_rr
+        sd = float(rr.std(ddof=1)) if rr.size > 1 else NAN
+        rmssd = float(np.sqrt(np.mean(np.diff(rr) ** 2))) if rr.size > 1 else NAN
+        irregularity = sd / mean_rr if rr.size > 1 else NAN
+    else:
+        mean_rr = hr = sd = rmssd = irregularity = NAN
+    return {
+        "heart_rate": _ranged(hr, "bpm", 60.0, 100.0),
+        "rr_mean": _ranged(mean_rr, "ms", 600.0, 1000.0),
+        "rr_sd": _ranged(sd, "ms", None, None),
+        "rr_rmssd": _ranged(rmssd, "ms", None, None),
+        # SD / mean of RR: sinus rhythm stays under ~0.1; atrial fibrillation is far above.
+        "rr_irregularity": _ranged(irregularity, "ratio", None, 0.15),
+        "p_wave_fraction": _ranged(with_p / len(qrs_beats) if qrs_beats else NAN, "ratio",
+                                   0.9, None),
+        "beat_count": _ranged(float(len(qrs_beats)), "beats", None, None),
+    }
+
+
+# --- intervals ------------------------------------------------------------------------------
+
+def intervals(beats, fs: float, rr_ms: float, sex: str | None = None) -> dict[str, Measurement]:
+    p_dur = _median(_span_ms(beats, "p_onset", "p_offset", fs))
+    pr = _median(_span_ms(beats, "p_onset", "qrs_onset", fs))
+    qrs = _median(_span_ms(beats, "qrs_onset", "qrs_offset", fs))
+    qt = _median(_span_ms(beats, "qrs_onset", "t_offset", fs))
+    rr_s = rr_ms / 1000.0
+    hr = 60.0 / rr_s if rr_s > 0 else NAN
+    qtc_high = {"M": 450.0, "F": 460.0}.get(sex or "", 460.0)
+    return {
+        "p_duration": _ranged(p_dur, "ms", None, 120.0),
+        "pr_interval": _ranged(pr, "ms", 120.0, 200.0),
+        "qrs_duration": _ranged(qrs, "ms", None, 120.0),
+        "qt_interval": _ranged(qt, "ms", None, None),
+        "qtc_bazett": _ranged(qt / math.sqrt(rr_s) if rr_s > 0 else NAN, "ms", 350.0, qtc_high),
+        "qtc_fridericia": _ranged(qt / rr_s ** (1 / 3) if rr_s > 0 else NAN, "ms", 350.0,
+                                  qtc_high),
+        "qtc_framingham": _ranged(qt + 154.0 * (1.0 - rr_s), "ms", 350.0, qtc_high),
+        "qtc_hodges": _ranged(qt + 1.75 * (hr - 60.0), "ms", 350.0, qtc_high),
+    }
+
+
+# --- amplitudes and axes --------------------------------------------------------------------
+
+def _baseline(x: np.ndarray, beat, fs: float) -> float:
+    """Isoelectric level of one beat in one lead: PR segment, else 20 ms before QRS onset."""
+    q_on = int(beat.qrs_onset)
+    if beat.p_offset is not None and q_on - int(beat.p_offset) >= 2:
+        seg = x[int(beat.p_offset) + 1 : q_on]
+    else:
+        seg = x[max(q_on - int(round(BASELINE_FALLBACK_S * fs)), 0) : q_on + 1]
+    return float(np.median(seg)) if seg.size else NAN
+
+
+def _wave_slices(beat, fs: float, n: int) -> dict[str, slice | None]:
+    def sl(a, b):
+        if a is None or b is None or b <= a:
+            return None
+        return slice(max(int(a), 0), min(int(b) + 1, n))
+
+    return {
+        "P": sl(beat.p_onset, beat.p_offset),
+        "QRS": sl(beat.qrs_onset, beat.qrs_offset),
+        # No T onset is delineated: the ST-T segment (J point to T end) carries the T wave.
+        "T": sl(beat.qrs_offset, beat.t_offset),
+    }
+
+
+def lead_amplitudes(x: np.ndarray, beats, fs: float) -> dict[str, float]:
+    """Median signed P, Q, R, S, T amplitudes and ST level at J+60 ms (mV) for one lead."""
+    vals: dict[str, list[float]] = {k: [] for k in ("P", "Q", "R", "S", "T", "ST")}
+    n = x.size
+    for b in beats:
+        if b.qrs_onset is None or b.qrs_offset is None:
+            continue
+        base = _baseline(x, b, fs)
+        if math.isnan(base):
+            continue
+        sl = _wave_slices(b, fs, n)
+        if sl["P"] is not None:
+            p = x[sl["P"]] - base
+            vals["P"].append(float(p[np.argmax(np.abs(p))]))
+        qrs = x[sl["QRS"]] - base if sl["QRS"] is not None else np.empty(0)
+        if qrs.size:
+            r_idx = int(np.argmax(qrs))
+            vals["R"].append(max(float(qrs[r_idx]), 0.0))
+            vals["Q"].append(min(float(qrs[: r_idx + 1].min()), 0.0))
+            vals["S"].append(min(float(qrs[r_idx:].min()), 0.0))
+        if sl["T"] is not None:
+            t = x[sl["T"]] - base
+            vals["T"].append(float(t[np.argmax(np.abs(t))]))
+        j60 = int(b.qrs_offset + round(ST_OFFSET_S * fs))
+        if j60 < n:
+            vals["ST"].append(float(x[j60] - base))
+    return {k: _median(v) for k, v in vals.items()}
+
+
+def _net_area(x: np.ndarray, beats, fs: float, wave: str) -> float:
+    """Median over beats of the wave's signed area above its baseline (mV*s)."""
+    areas = []
+    for b in beats:
+        if b.qrs_onset is None:
+            continue
+        sl = _wave_slices(b, fs, x.size)[wave]
+        base = _baseline(x, b, fs)
+        if sl is None or math.isnan(base):
+            continue
+        areas.append(float(np.sum(x[sl] - base)) / fs)
+    return _median(areas)
+
+
+def limb_leads_i_avf(signal: np.ndarray, leads) -> tuple[np.ndarray, np.ndarray] | None:
+    """Leads I and aVF, derived by Einthoven's law from II and III when not recorded."""
+    idx = {name: i for i, name in enumerate(leads)}
+    lead = {k: signal[i] for k, i in idx.items()}
+    i_lead = lead.get("I")
+    avf = lead.get("aVF")
+    if i_lead is None and "II" in lead and "III" in lead:
+        i_lead = lead["II"] - lead["III"]
+    if avf is None and "II" in lead and "III" in lead:
+        avf = (lead["II"] + lead["III"]) / 2.0
+    if i_lead is None or avf is None:
+        return None
+    return i_lead, avf
+
+
+def axes(signal: np.ndarray, leads, beats, fs: float) -> dict[str, Measurement]:
+    limb = limb_leads_i_avf(signal, leads)
+    out = {}
+    ranges = {"P": (0.0, 75.0), "QRS": (-30.0, 90.0), "T": (None, None)}
+    for wave in ("P", "QRS", "T"):
+        value = NAN
+        if limb is not None:
+            a_i = _net_area(limb[0], beats, fs, wave)
+            a_f = _net_area(limb[1], beats, fs, wave)
+            if not (math.isnan(a_i) or math.isnan(a_f)) and (a_i or a_f):
+                value = math.degrees(math.atan2(a_f, a_i))
+        low, high = ranges[wave]
+        out[f"{wave.lower()}_axis"] = _ranged(value, "deg", low, high)
+    return out
+
+
+def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Measurement]:
+    """Sokolow-Lyon (S V1 + max R V5/V6) and Cornell (R aVL + S V3) LVH voltages (mV)."""
+    def get(lead, wave):
+        return amps.get(lead, {}).get(wave, NAN)
+
+    r_v5_v6 = [r for r in (get("V5", "R"), get("V6", "R")) if not math.isnan(r)]
+    sokolow = abs(get("V1", "S")) + max(r_v5_v6) if r_v5_v6 else NAN
+    cornell = get("aVL", "R") + abs(get("V3", "S"))
+    cornell_high = {"M": 2.8, "F": 2.0}.get(sex or "", 2.8)
+    return {
+        "sokolow_lyon": _ranged(float(sokolow), "mV", None, 3.5),
+        "cornell": _ranged(float(cornell), "mV", None, cornell_high),
+    }
+
+
+def measure(signal: np.ndarray, fs: float, leads, beats, sex: str | None = None) -> dict:
+    """All measurements: ``{"global": {name: Measurement}, "leads": {lead: {wave: mV}}}``."""
+    leads = tuple(leads)
+    beats = sorted((b for b in beats if b.qrs_onset is not None or b.p_onset is not None),
+                   key=lambda b: b.anchor())
+    qrs_beats = [b for b in beats if b.qrs_onset is not None]
+    rhy = rhythm(beats, fs)
+    glob = dict(rhy)
+    glob.update(intervals(qrs_beats, fs, rhy["rr_mean"].value, sex))
+    glob.update(axes(signal, leads, qrs_beats, fs))
+    per_lead = {name: lead_amplitudes(signal[i], qrs_beats, fs) for i, name in enumerate(leads)}
+    glob.update(voltages(per_lead, sex))
+    return {"global": glob, "leads": per_lead}
+
+
+# --- classifier features --------------------------------------------------------------------
+
+GLOBAL_FEATURES = (
+    "heart_rate", "rr_sd", "rr_rmssd", "rr_irregularity", "p_wave_fraction",
+    "p_duration", "pr_interval", "qrs_duration", "qt_interval", "qtc_bazett",
+    "p_axis", "qrs_axis", "t_axis", "sokolow_lyon", "cornell",
+)
+LEAD_FEATURES = ("P", "Q", "R", "S", "T", "ST")
+
+
+def feature_names() -> list[str]:
+    names = list(GLOBAL_FEATURES)
+    names += [f"{lead}_{wave}" for lead in STANDARD_LEADS for wave in LEAD_FEATURES]
+    return names + ["age", "sex_male"]
+
+
+def feature_vector(measurements: dict, age: float | None, sex: str | None) -> np.ndarray:
+    """The classifier's input, in `feature_names()` order; NaN where missing (trees handle it)."""
+    glob, per_lead = measurements["global"], measurements["leads"]
+    vec = [glob[name].value for name in GLOBAL_FEATURES]
+    for lead in STANDARD_LEADS:
+        vec += [per_lead.get(lead, {}).get(w, NAN) for w in LEAD_FEATURES]
+    vec.append(NAN if age is None else float(age))
+    vec.append({"M": 1.0, "F": 0.0}.get(sex or "", NAN))
+    return np.asarray(vec, dtype=np.float64)
