@@ -1,0 +1,126 @@
+"""How `hearteye prepare` scales: records/s for 1 and 2 workers, peak RSS for 200 and 2,000
+records (LUDB's 200 records, then the same repeated 10 times under new record ids).
+
+    .venv/bin/python benchmarks/prepare_scale.py [--ludb ../shared/data/ludb] [--workers 2]
+
+Each configuration runs `hearteye prepare` in a fresh child process; a sampler polls the RSS
+of that process and all its descendants (psutil, every 20 ms) and keeps the peak. Throughput
+is records over the prepare call's own wall time (from the manifest: interpreter start-up
+excluded, final concatenation included). Goals (issue 3): peak RSS at 2,000 within 1.2x of
+200; 2 workers >= 1.7x one worker; one worker >= 100 records/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from hearteye.data.master import build_master  # noqa: E402
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def child_cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def run(csv: Path, out: Path, workers: int) -> tuple[float, int, float, dict]:
+    cpu0 = child_cpu()
+    cmd = [sys.executable, "-m", "hearteye.cli", "prepare", str(csv), "--out", str(out),
+           "--workers", str(workers)]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc, peak, done = psutil.Process(child.pid), 0, threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            try:
+                peak = max(peak, tree_rss(proc))
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, err = child.communicate()
+    done.set()
+    sampler.join()
+    if child.returncode:
+        raise SystemExit(f"prepare failed: {err.decode()[-2000:]}")
+    manifest = json.loads((out / csv.stem.removesuffix("_records") / "manifest.json").read_text())
+    # CPU seconds of the child and its (joined) workers, interpreter start-up included: the
+    # cost of the work whatever else competes for the cores.
+    return manifest["run"]["seconds"], peak, child_cpu() - cpu0, manifest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ludb", type=Path, default=REPO.parent / "shared" / "data" / "ludb")
+    ap.add_argument("--workers", type=int, default=2, help="the parallel configuration")
+    args = ap.parse_args()
+    master = build_master("ludb", args.ludb).assign(split="bench")
+    with tempfile.TemporaryDirectory(prefix="prepare_scale_") as tmp:
+        tmp = Path(tmp)
+        sizes = {}
+        for reps in (1, 10):
+            frames = [master.assign(record=master["record"] + f"-{k}",
+                                    patient=master["patient"] + f"-{k}") for k in range(reps)]
+            import pandas as pd
+
+            csv = tmp / f"n{len(master) * reps}" / "bench_records.csv"
+            csv.parent.mkdir()
+            pd.concat(frames, ignore_index=True).to_csv(csv, index=False)
+            sizes[len(master) * reps] = csv
+        results = {}
+        for n, csv in sizes.items():
+            for w in (1, args.workers):
+                secs, peak, cpu, manifest = run(csv, csv.parent / f"out_w{w}", w)
+                assert manifest["windows"] == n and manifest["failed"] == 0, manifest
+                results[n, w] = (n / secs, peak / 2**20, secs)
+                print(f"  {n:>5} records, {w} worker(s): {secs:6.2f} s, {n / secs:7.1f} rec/s, "
+                      f"peak RSS {peak / 2**20:7.1f} MiB, {n / cpu:6.1f} rec per CPU-s",
+                      flush=True)
+
+    small, big = sorted(sizes)
+    w = args.workers
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\ncpu count {os.cpu_count()}, load average now {load}; goals per issue 3")
+    print(f"{'measure':<42} {'value':>10} {'goal':>10}  ok")
+    rows = [
+        (f"peak RSS {big} / {small} records (1 worker)",
+         results[big, 1][1] / results[small, 1][1], "<= 1.20", lambda v: v <= 1.2),
+        (f"peak RSS {big} / {small} records ({w} workers)",
+         results[big, w][1] / results[small, w][1], "<= 1.20", lambda v: v <= 1.2),
+        (f"throughput {w} workers / 1 worker ({big} rec)",
+         results[big, w][0] / results[big, 1][0], ">= 1.70", lambda v: v >= 1.7),
+        (f"throughput 1 worker, rec/s ({big} rec)", results[big, 1][0], ">= 100",
+         lambda v: v >= 100),
+    ]
+    for name, value, goal, ok in rows:
+        print(f"{name:<42} {value:>10.2f} {goal:>10}  {'yes' if ok(value) else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
