@@ -9,21 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from hearteye.data.annotations import read_annotation
-from hearteye.data.ludb import LEAD_EXTENSIONS
-from hearteye.data.masks import combine_leads, lead_masks
-from hearteye.delineate.postprocess import beats_from_runs, runs
+from hearteye.data.ludb import reference_beats
 from hearteye.features import feature_names, feature_vector, measure
 from hearteye.io import read_wfdb
 from hearteye.signal import PreprocessConfig, preprocess
-
-
-def reference_beats(base, n=5000):
-    """Global beats from LUDB's 12 per-lead annotations (earliest onset, latest offset)."""
-    ms, vs = zip(*[lead_masks(*read_annotation(f"{base}.{e}"), n) for e in LEAD_EXTENSIONS],
-                 strict=True)
-    mask, _ = combine_leads(np.stack(ms), np.stack(vs))
-    return beats_from_runs(runs(mask[:, 0]), runs(mask[:, 1]), runs(mask[:, 2]), 500.0)
 
 
 @pytest.fixture(scope="module")

@@ -268,6 +268,28 @@ GLOBAL_FEATURES = (
 LEAD_FEATURES = ("P", "Q", "R", "S", "T", "ST")
 
 
+# The measurements whose out-of-range flag counts as a finding: the rule baseline calls a record
+# abnormal when any is flagged, and `analyze` lists them as reasons. One QTc formula (Bazett,
+# the one clinicians quote) and heart rate rather than its inverse, so no finding counts twice.
+FINDING_MEASUREMENTS = (
+    "heart_rate", "rr_irregularity", "p_wave_fraction", "p_duration", "pr_interval",
+    "qrs_duration", "qtc_bazett", "p_axis", "qrs_axis", "sokolow_lyon", "cornell",
+)
+
+_WAVE_WORDS = {"P": "P amplitude", "Q": "Q amplitude", "R": "R amplitude", "S": "S amplitude",
+               "T": "T amplitude", "ST": "ST level at J+60 ms"}
+
+
+def describe_feature(name: str) -> str:
+    """A feature name as a clinician reads it: ``'II_ST'`` -> ``'ST level at J+60 ms in II'``."""
+    lead, _, wave = name.rpartition("_")
+    if lead in STANDARD_LEADS and wave in _WAVE_WORDS:
+        return f"{_WAVE_WORDS[wave]} in {lead}"
+    if name == "sex_male":
+        return "sex"
+    return name.replace("_", " ")
+
+
 def feature_names() -> list[str]:
     names = list(GLOBAL_FEATURES)
     names += [f"{lead}_{wave}" for lead in STANDARD_LEADS for wave in LEAD_FEATURES]

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import signal as sps
 
 from hearteye.record import Record
+from hearteye.signal import PreprocessConfig, chain_filter
 
 MIN_DURATION_S = 2.0
 FLAT_PTP_MV = 0.02
@@ -111,13 +112,13 @@ def _clipped_fraction(x: np.ndarray) -> float:
 
 def _mains_flags(record: Record, notch_hz: float | None, skip: set) -> list[QualityFlag]:
     """Residual mains interference after the chain's own filtering (what the model will see)."""
-    from hearteye.signal import PreprocessConfig, filtfilt, filter_sos
-
     fs = record.fs
     if record.duration < MIN_DURATION_S or fs < 130:  # 60 Hz +- 1 needs Nyquist above 61 Hz
         return []
     config = PreprocessConfig(notch_hz=notch_hz, target_fs=None, zscore=False)
-    x = filtfilt(filter_sos(fs, config), np.nan_to_num(record.signal))
+    chain = chain_filter(float(fs), config)
+    x = np.nan_to_num(record.signal.astype(np.float64))
+    x = chain(x) if chain is not None else x
     nperseg = int(min(x.shape[-1], 4 * fs))  # 0.25 Hz bins
     freqs, psd = sps.welch(x, fs=fs, nperseg=nperseg, axis=-1)
     band = (freqs >= 1.0) & (freqs <= 40.0)

@@ -86,3 +86,25 @@ def build_master(root: Path) -> pd.DataFrame:
             "mains_hz": 50,
         })
     return pd.DataFrame(rows)
+
+
+def reference_beats(base: str | Path, n_samples: int = 5000) -> list:
+    """The cardiologists' global beats of one LUDB record (boundaries in samples at 500 Hz).
+
+    The 12 per-lead annotations are combined exactly as the training masks are
+    (`hearteye.data.masks.combine_leads`: earliest onset to latest offset across leads, the
+    global-interval convention) and cut into beats by the same assembly the model's output
+    goes through (`hearteye.delineate.postprocess.beats_from_runs`), so reference and model
+    intervals are measured by one rule.
+    """
+    import numpy as np
+
+    from hearteye.data.annotations import read_annotation
+    from hearteye.data.masks import combine_leads, lead_masks
+    from hearteye.delineate.postprocess import beats_from_runs, runs
+
+    per_lead = [lead_masks(*read_annotation(f"{base}.{ext}"), n_samples)
+                for ext in LEAD_EXTENSIONS]
+    mask, _ = combine_leads(np.stack([m for m, _ in per_lead]),
+                            np.stack([v for _, v in per_lead]))
+    return beats_from_runs(runs(mask[:, 0]), runs(mask[:, 1]), runs(mask[:, 2]), 500.0)

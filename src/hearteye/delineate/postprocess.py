@@ -1,0 +1,148 @@
+"""Masks to per-beat boundaries (pure numpy; no model, no I/O).
+
+Input: per-sample probabilities ``prob[channel, sample]`` for the channels (P, QRS, QT) at
+``fs`` Hz. Output: a list of `Beat` with boundaries in samples (``None`` where a wave is absent).
+
+Rules (each one a named constant below):
+1. threshold at 0.5 into runs; close gaps shorter than ``MERGE_GAP_S`` inside a wave, then drop
+   runs shorter than the physiologically possible minimum (``MIN_DURATION_S``);
+2. every QRS run anchors one beat; its P wave is the last P run that ends before the QRS onset
+   and after the previous QRS (and not further than ``MAX_PR_GAP_S`` before it); its T end is
+   the end of the QT run that covers the QRS;
+3. a P or QRS run that touches the first or last sample is cut by the record edge: its true
+   extent is unknown, so it is dropped (a QT run reaching the end gives no T end);
+4. P runs that no QRS claims (blocked P waves, e.g. 2:1 AV block) become beats of their own
+   with the QRS and T fields ``None``: they are real P waves, neither dropped nor invented.
+No P run, no P: in atrial fibrillation the model marks no P wave and none is added here.
+
+Boundary convention (LUDB's): an onset is the first sample of the wave, an offset the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+THRESHOLD = 0.5
+# Shortest possible wave; anything shorter is a fragment of noise (seconds).
+MIN_DURATION_S = {"P": 0.030, "QRS": 0.030, "QT": 0.150}
+# Gaps inside one wave shorter than this are closed before the length filter (seconds).
+MERGE_GAP_S = {"P": 0.020, "QRS": 0.020, "QT": 0.040}
+# A P wave ending more than this before its QRS onset is not that beat's P (seconds).
+MAX_PR_GAP_S = 0.40
+
+FIELDS = ("p_onset", "p_offset", "qrs_onset", "qrs_offset", "t_offset")
+
+
+@dataclass
+class Beat:
+    """One beat's boundaries in samples (first / last sample of each wave)."""
+
+    p_onset: float | None = None
+    p_offset: float | None = None
+    qrs_onset: float | None = None
+    qrs_offset: float | None = None
+    t_offset: float | None = None
+
+    def anchor(self) -> float:
+        return self.qrs_onset if self.qrs_onset is not None else self.p_onset
+
+    def shifted(self, offset: float) -> Beat:
+        return Beat(**{k: None if v is None else v + offset for k, v in asdict(self).items()})
+
+    def to_seconds(self, fs: float, ndigits: int = 4) -> dict:
+        return {k: None if v is None else round(float(v) / fs, ndigits)
+                for k, v in asdict(self).items()}
+
+
+def runs(mask: np.ndarray) -> np.ndarray:
+    """Runs of True as an int array [n, 2] of (first, last) sample, inclusive."""
+    m = np.asarray(mask, dtype=bool)
+    if m.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    d = np.diff(np.concatenate([[0], m.view(np.int8), [0]]))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1) - 1
+    return np.stack([starts, ends], axis=1).astype(np.int64)
+
+
+def clean_runs(mask: np.ndarray, fs: float, min_s: float, gap_s: float) -> np.ndarray:
+    """`runs` with gaps shorter than ``gap_s`` closed and runs shorter than ``min_s`` dropped."""
+    r = runs(mask)
+    if len(r) == 0:
+        return r
+    gap = int(round(gap_s * fs))
+    merged = [list(r[0])]
+    for s, e in r[1:]:
+        if s - merged[-1][1] - 1 < gap:
+            merged[-1][1] = e
+        else:
+            merged.append([s, e])
+    r = np.asarray(merged, dtype=np.int64)
+    keep = (r[:, 1] - r[:, 0] + 1) >= int(round(min_s * fs))
+    return r[keep]
+
+
+def beats_from_probs(prob: np.ndarray, fs: float, threshold: float = THRESHOLD) -> list[Beat]:
+    """Per-beat boundaries from one lead's (or one combined) probabilities ``[3, sample]``."""
+    n = prob.shape[-1]
+    p_runs = clean_runs(prob[0] >= threshold, fs, MIN_DURATION_S["P"], MERGE_GAP_S["P"])
+    q_runs = clean_runs(prob[1] >= threshold, fs, MIN_DURATION_S["QRS"], MERGE_GAP_S["QRS"])
+    t_runs = clean_runs(prob[2] >= threshold, fs, MIN_DURATION_S["QT"], MERGE_GAP_S["QT"])
+    p_runs, q_runs = (r[(r[:, 0] > 0) & (r[:, 1] < n - 1)] for r in (p_runs, q_runs))
+    beats = beats_from_runs(p_runs, q_runs, t_runs, fs)
+    for b in beats:
+        if b.t_offset is not None and b.t_offset >= n - 1:
+            b.t_offset = None
+    return beats
+
+
+def beats_from_runs(p_runs: np.ndarray, q_runs: np.ndarray, t_runs: np.ndarray,
+                    fs: float) -> list[Beat]:
+    """Assemble beats from cleaned (first, last) runs of P, QRS and QT (see module rules)."""
+    max_pr = MAX_PR_GAP_S * fs
+    used_p = np.zeros(len(p_runs), dtype=bool)
+    beats: list[Beat] = []
+    prev_q_end = -np.inf
+    for q_on, q_off in q_runs:
+        beat = Beat(qrs_onset=float(q_on), qrs_offset=float(q_off))
+        # P: last run ending before the QRS onset, after the previous QRS, close enough.
+        cand = np.flatnonzero((p_runs[:, 1] < q_on) & (p_runs[:, 0] > prev_q_end)
+                              & (q_on - p_runs[:, 1] <= max_pr)) if len(p_runs) else []
+        if len(cand):
+            i = cand[-1]
+            used_p[i] = True
+            beat.p_onset, beat.p_offset = float(p_runs[i, 0]), float(p_runs[i, 1])
+        # T end: the QT run that covers this QRS and reaches past it.
+        if len(t_runs):
+            cover = np.flatnonzero((t_runs[:, 0] <= q_off) & (t_runs[:, 1] > q_off))
+            if len(cover):
+                beat.t_offset = float(t_runs[cover[0], 1])
+        beats.append(beat)
+        prev_q_end = q_off
+    for i in np.flatnonzero(~used_p):
+        beats.append(Beat(p_onset=float(p_runs[i, 0]), p_offset=float(p_runs[i, 1])))
+    beats.sort(key=Beat.anchor)
+    return beats
+
+
+def combine_leads(prob: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:
+    """Global probabilities ``[3, sample]`` from per-lead ``[lead, 3, sample]``.
+
+    The mean over usable (non-flat) leads, so thresholding at 0.5 is a majority vote per
+    sample and the global boundaries are the leads' consensus (close to the median boundary),
+    robust to one noisy lead, instead of the earliest onset / latest offset of any lead.
+    """
+    if usable is not None and usable.any():
+        prob = prob[usable]
+    return prob.mean(axis=0)
+
+
+def boundaries(beats: list[Beat]) -> dict[str, np.ndarray]:
+    """All present values of each boundary field, sorted (what the evaluator matches)."""
+    out = {}
+    for f in FIELDS:
+        vals = [getattr(b, f) for b in beats if getattr(b, f) is not None]
+        out[f] = np.sort(np.asarray(vals, dtype=np.float64))
+    return out

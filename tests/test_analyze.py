@@ -1,0 +1,88 @@
+"""The end-to-end core on real records with the shipped models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hearteye.analyze import analyze
+from hearteye.cli import main
+from hearteye.errors import InvalidRecordError
+from hearteye.io import read_record
+from hearteye.record import Record
+
+
+@pytest.fixture(scope="module")
+def lbbb(fixtures_dir):
+    return read_record(fixtures_dir / "ludb" / "24.hea")
+
+
+def test_lbbb_record_is_abnormal_for_the_right_reasons(lbbb):
+    a = analyze(lbbb)
+    assert a.classification == "abnormal"
+    assert a.probability_abnormal > 0.5
+    g = a.measurements["global"]
+    assert g["qrs_duration"]["value"] > 120 and g["qrs_duration"]["flag"] == "high"
+    assert any(r["feature"] == "qrs_duration" for r in a.reasons)
+    # 19 lead-II waves in 10 s at ~50 bpm: every QRS found, none invented.
+    assert sum(b["qrs_onset"] is not None for b in a.beats) in (8, 9)
+
+
+def test_both_models_are_selectable_and_explain_themselves(lbbb):
+    xgb = analyze(lbbb, model="xgboost")
+    forest = analyze(lbbb, model="random_forest")
+    assert xgb.model.startswith("xgboost") and forest.model.startswith("random_forest")
+    assert any(r["effect"] is not None for r in xgb.reasons)  # TreeSHAP contributions
+    assert 0.0 <= forest.probability_abnormal <= 1.0
+
+
+def test_output_is_strict_json(fixtures_dir):
+    a = analyze(read_record(fixtures_dir / "edf" / "ludb_119.edf"))
+    text = json.dumps(a.to_dict(), allow_nan=False)
+    back = json.loads(text)
+    assert back["classification"] in ("normal", "abnormal")
+    assert set(back["beats"][0]) == {"p_onset", "p_offset", "qrs_onset", "qrs_offset",
+                                     "t_offset"}
+    assert back["measurements"]["global"]["heart_rate"]["unit"] == "bpm"
+
+
+@pytest.mark.parametrize("leads", [("II",), ("I", "II", "V1")])
+def test_fewer_leads_still_analyse(fixtures_dir, leads):
+    full = read_record(fixtures_dir / "ludb" / "119.hea")
+    idx = [full.leads.index(name) for name in leads]
+    part = Record(signal=full.signal[idx], fs=full.fs, leads=leads, meta=full.meta)
+    a = analyze(part)
+    assert a.leads == leads
+    hr = a.measurements["global"]["heart_rate"]["value"]
+    assert hr == pytest.approx(analyze(full).measurements["global"]["heart_rate"]["value"],
+                               abs=3)
+
+
+def test_long_low_rate_record(fixtures_dir):
+    """A 60 s record at 250 Hz: resampled, delineated window by window."""
+    from hearteye.signal import resample
+
+    base = read_record(fixtures_dir / "ludb" / "119.hea")
+    sig, fs = resample(np.tile(base.signal, 6), 500.0, 250.0)
+    a = analyze(Record(signal=sig, fs=fs, leads=base.leads, meta=base.meta))
+    assert a.fs == 500.0
+    n_qrs = sum(b["qrs_onset"] is not None for b in a.beats)
+    per_10s = sum(b["qrs_onset"] is not None for b in analyze(base).beats)
+    assert abs(n_qrs - 6 * per_10s) <= 6  # the tile seams may add or drop a beat each
+
+
+def test_too_short_record_is_a_typed_error(fixtures_dir):
+    rec = read_record(fixtures_dir / "ludb" / "1.hea")
+    with pytest.raises(InvalidRecordError) as err:
+        analyze(rec.with_signal(rec.signal[:, :750]))
+    assert err.value.code == "record_too_short"
+
+
+def test_cli_analyze_json(fixtures_dir):
+    result = CliRunner().invoke(main, ["analyze", str(fixtures_dir / "ludb" / "24.hea"),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["classification"] == "abnormal"
