@@ -86,3 +86,22 @@ def test_cli_analyze_json(fixtures_dir):
                                        "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["classification"] == "abnormal"
+
+
+@pytest.mark.parametrize("name", ["1", "24", "119"])
+def test_global_intervals_agree_with_the_cardiologists(fixtures_dir, name):
+    """Model intervals vs the same measurement on LUDB's annotated boundaries (global
+    convention). Tolerance per record: 2.5x the IEC 60601-2-25 population tolerance."""
+    from hearteye.analyze import measure_record
+    from hearteye.data.ludb import reference_beats
+    from hearteye.features import measure
+
+    base = fixtures_dir / "ludb" / name
+    record = read_record(f"{base}.hea")
+    m = measure_record(record)
+    ref = measure(m.display, m.fs, record.leads, reference_beats(base), record.meta.sex)
+    for interval, tol in (("pr_interval", 25), ("qrs_duration", 25), ("qt_interval", 60)):
+        a, b = m.measurements["global"][interval].value, ref["global"][interval].value
+        if np.isnan(b):
+            continue
+        assert abs(a - b) <= tol, (interval, a, b)

@@ -12,8 +12,8 @@ preprocessing resamples to 500 Hz), any length:
   are then extracted once from the stitched full-length probabilities: a beat lying across a
   window border is one run in one trace, so it can be neither lost nor counted twice.
 
-Per-lead beats come from each lead's probabilities; the global beats from their mean over
-non-flat leads (`hearteye.delineate.postprocess.combine_leads`).
+Per-lead beats come from each lead's probabilities; the global beats from where at least two
+non-flat leads agree (`hearteye.delineate.postprocess.global_beats`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hearteye.delineate.postprocess import Beat, beats_from_probs, combine_leads
+from hearteye.delineate.postprocess import Beat, beats_from_probs, global_beats
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
 
@@ -126,8 +126,7 @@ class Delineator:
         per_lead = {}
         for i, lead in enumerate(_unique(leads)):
             per_lead[lead] = [] if flat[i] else beats_from_probs(prob[i], self.fs)
-        usable = ~flat
-        beats = beats_from_probs(combine_leads(prob, usable), self.fs) if usable.any() else []
+        beats = global_beats(prob, self.fs, ~flat)
         return Delineation(fs=self.fs, record_fs=self.fs, beats=beats, leads=per_lead, prob=prob)
 
     def delineate(self, record: Record, config: PreprocessConfig | None = None,
