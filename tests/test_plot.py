@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hearteye.analyze import analyze
+from hearteye.io import read_record
 from hearteye.plot import MM_PER_MV, MM_PER_S, _Page, render_png
-from ludb_reference import reference_analysis
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
 def analysis():
-    return reference_analysis(FIXTURES / "ludb" / "1.hea")
+    return analyze(read_record(FIXTURES / "ludb" / "1.hea"))
 
 
 def _image(png: bytes) -> Image.Image:
