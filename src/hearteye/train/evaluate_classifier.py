@@ -100,8 +100,10 @@ def markdown_table(report: dict) -> str:
 
 
 def run(work: Path, models: Path) -> dict:
-    predictions = pd.read_csv(work / "cv_predictions.csv", dtype={"record": str,
-                                                                  "patient": str})
+    # round_trip: pandas' default float parser can land one ULP off, and a probability equal
+    # to the threshold must stay on the same side of it.
+    predictions = pd.read_csv(work / "cv_predictions.csv", dtype={"record": str, "patient": str},
+                              float_precision="round_trip")
     spec = json.loads((models / "classifier.json").read_text())
     report = evaluate(predictions, spec)
     (models / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -52,7 +52,7 @@ def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFr
     from hearteye.io import read_record
 
     names = feature_names()
-    done = pd.read_csv(cache, dtype={"record": str, "patient": str}) \
+    done = pd.read_csv(cache, dtype={"record": str, "patient": str}, float_precision="round_trip") \
         if cache is not None and cache.is_file() else pd.DataFrame()
     known = set(zip(done.get("source", []), done.get("record", []), strict=False))
     rows, failed = [], []
