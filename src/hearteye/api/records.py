@@ -265,7 +265,15 @@ def record_dict(ecg: Ecg, summary: dict | None = None) -> dict:
     return out
 
 
+def _plausible(file_id: str) -> bool:
+    # Ids are URL-safe base64 (or a UUID from older data); anything else, NUL bytes
+    # included (PostgreSQL refuses them in a query), cannot be a record.
+    return 0 < len(file_id) <= 128 and all(c.isalnum() or c in "-_" for c in file_id)
+
+
 def find(user: User, file_id: str) -> Ecg:
+    if not _plausible(file_id):
+        raise ecg_not_found(file_id)
     ecg = db.session().execute(
         select(Ecg).where(Ecg.file_id == file_id, Ecg.user_id == user.id)).scalar_one_or_none()
     if ecg is None:
@@ -334,6 +342,8 @@ def stored_analysis(ecg: Ecg) -> Analysis:
 
 
 def ecg_by_file_id(file_id: str) -> Ecg:
+    if not _plausible(file_id):
+        raise ecg_not_found(file_id)
     ecg = db.session().execute(select(Ecg).where(Ecg.file_id == file_id)).scalar_one_or_none()
     if ecg is None:
         raise ecg_not_found(file_id)

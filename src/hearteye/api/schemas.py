@@ -10,9 +10,15 @@ from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Email, Float, Integer, List, Nested, String
 from apiflask.fields import File as FileField
 from apiflask.validators import Length, OneOf, Range, Regexp
-from marshmallow import EXCLUDE, pre_load
+from marshmallow import EXCLUDE, ValidationError, pre_load
 
 MAX_NOTES = 10_000
+
+
+def _no_nul(value) -> None:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("must not contain a NUL character")
 
 
 class _In(Schema):
@@ -42,7 +48,7 @@ class RegisterIn(_In):
     username = String(required=True, validate=[
         Length(3, 64), Regexp(r"^[A-Za-z0-9_.-]+$",
                               error="use letters, digits, '_', '.' or '-' only")])
-    email = Email(required=True, validate=Length(3, 254))
+    email = Email(required=True, validate=[Length(3, 254), _no_nul])
     password = String(required=True, load_only=True, validate=Length(
         8, 256, error="the password must be 8 to 256 characters long"))
 
@@ -53,7 +59,7 @@ class RegisterOut(Schema):
 
 
 class LoginIn(_In):
-    username = String(required=True, validate=Length(1, 254),
+    username = String(required=True, validate=[Length(1, 254), _no_nul],
                       metadata={"description": "user name (or e-mail address)"})
     password = String(required=True, load_only=True, validate=Length(1, 256))
 
@@ -83,10 +89,11 @@ class MessageOut(Schema):
 class PredictIn(_In):
     file = List(FileField(), required=True, validate=Length(1, 64), metadata={
         "description": "one .zip, one .edf, or a .hea with its signal files (repeat the field)"})
-    patient_name = String(required=True, validate=Length(1, 200))
+    patient_name = String(required=True, validate=[Length(1, 200), _no_nul])
     age = Integer(load_default=None, allow_none=True, validate=Range(0, 120))
     gender = String(load_default=None, allow_none=True, validate=OneOf(["M", "F", "O"]))
-    notes = String(load_default=None, allow_none=True, validate=Length(max=MAX_NOTES))
+    notes = String(load_default=None, allow_none=True,
+                   validate=[Length(max=MAX_NOTES), _no_nul])
 
     @pre_load
     def _blank_is_missing(self, data, **_kwargs):
@@ -145,13 +152,13 @@ class RecordDetailOut(RecordOut):
 
 
 class HistoryQuery(_In):
-    search = String(load_default="", validate=Length(max=200))
+    search = String(load_default="", validate=[Length(max=200), _no_nul])
     page = Integer(load_default=1, validate=Range(1, 1_000_000))
     per_page = Integer(load_default=20, validate=Range(1, 100))
 
 
 class NotesIn(_In):
-    notes = String(required=True, allow_none=True, validate=Length(max=MAX_NOTES))
+    notes = String(required=True, allow_none=True, validate=[Length(max=MAX_NOTES), _no_nul])
 
 
 class LeadsQuery(_In):

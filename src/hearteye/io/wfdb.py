@@ -192,6 +192,12 @@ def _parse_record_line(line: str, source: str) -> dict:
     try:
         if m is None or not m.group("n_sig"):
             raise ValueError("no signal count")
+        # The regex stops at the first field it cannot read ("nan", "-500"): a lying rate
+        # would otherwise be dropped and the record read at WFDB's default 250 Hz.
+        tokens = line.split()
+        if (len(tokens) > 2 and not m.group("fs")) or (len(tokens) > 3
+                                                       and not m.group("sig_len")):
+            raise ValueError("unreadable sampling rate or length")
         return {
             "record_name": m.group("record_name"),
             "n_seg": int(m.group("n_seg")) if m.group("n_seg") else None,
