@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
+from live_server import new_account, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ludb" / "data"
@@ -75,57 +70,10 @@ def run_analyze(uploads, seconds: float) -> dict:
 # -------------------------------------------------------------------------- service
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(workers: int, database_url: str | None, folder: Path) -> tuple:
-    port = free_port()
-    env = dict(os.environ, HEARTEYE_DATA_DIR=str(folder / "data"), LOG_LEVEL="WARNING",
-               JWT_SECRET_KEY=secrets.token_urlsafe(48), SECRET_KEY=secrets.token_urlsafe(48),
-               RATELIMIT_REGISTER="1000 per minute")
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed by stop_server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port), "--workers",
-         str(workers)], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(url + "/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, log, url
-        except OSError:
-            time.sleep(0.3)
-    stop_server(proc, log)
-    raise SystemExit("server did not start:\n" + (folder / "server.log").read_text()[-3000:])
-
-
-def stop_server(proc, log) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    log.close()
-
-
 def run_service(url: str, uploads, clients: int, seconds: float) -> dict:
     import requests
 
-    name = "bench" + secrets.token_hex(4)
-    requests.post(f"{url}/auth/register", timeout=30, json={
-        "username": name, "email": f"{name}@example.org", "password": "benchmark password"})
-    token = requests.post(f"{url}/auth/login", timeout=30, json={
-        "username": name, "password": "benchmark password"}).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = new_account(url, "bench")
     # Warm every worker's models before timing.
     for files in uploads[:clients * 2]:
         requests.post(f"{url}/predict", headers=headers, timeout=120,
@@ -194,11 +142,11 @@ def main() -> None:
 
     base = run_analyze(uploads, args.seconds)
     with tempfile.TemporaryDirectory(prefix="hearteye-bench-") as tmp:
-        proc, log, url = start_server(args.workers, args.database_url, Path(tmp))
+        proc, url = start_server(args.database_url, args.workers, Path(tmp))
         try:
             svc = run_service(url, uploads, args.clients, args.seconds)
         finally:
-            stop_server(proc, log)
+            stop_server(proc)
 
     rows = [("requests", "{:d}"), ("rps", "{:.1f}"), ("p50", "{:.1f} ms"),
             ("p95", "{:.1f} ms"), ("p99", "{:.1f} ms"), ("errors", "{:d}")]

@@ -8,7 +8,6 @@ gunicorn server as raw multipart; prints tried / 4xx / 5xx and checks /ready aft
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +17,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "benchmarks")]
 
-from reliability_load import start_server  # noqa: E402
+from live_server import new_account, start_server, stop_server  # noqa: E402
 
 from reliability.hostile_http import all_cases, judge, multipart  # noqa: E402
 
@@ -33,12 +32,7 @@ def main(argv=None) -> int:
         if not url:
             proc, url = start_server(f"sqlite:///{tmp}/h.db", 2, Path(tmp))
         try:
-            name = "hostile" + secrets.token_hex(3)
-            requests.post(f"{url}/auth/register", timeout=30, json={
-                "username": name, "email": f"{name}@example.org", "password": "hostile pass"})
-            token = requests.post(f"{url}/auth/login", timeout=30, json={
-                "username": name, "password": "hostile pass"}).json()["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = new_account(url, "hostile")
             outcomes = []
             for case in all_cases():
                 body, ctype = multipart(case.files)
@@ -56,8 +50,7 @@ def main(argv=None) -> int:
             history = requests.get(f"{url}/history", headers=headers, timeout=10)
         finally:
             if proc is not None:
-                proc.terminate()
-                proc.wait(timeout=60)
+                stop_server(proc)
     bad = [o for o in outcomes if o.problem]
     n4 = sum(400 <= o.status < 500 for o in outcomes)
     n5 = sum(o.status >= 500 for o in outcomes)

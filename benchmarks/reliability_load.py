@@ -17,19 +17,16 @@ import hashlib
 import io
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from live_server import new_account, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -59,44 +56,10 @@ def stored_members(blob: bytes) -> dict[str, bytes]:
         return {n: zf.read(n) for n in zf.namelist()}
 
 
-def start_server(database_url: str, workers: int, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARTEYE_", "S3_"))}
-    secret = "load-" + secrets.token_hex(24)
-    env.update(HEARTEYE_DATA_DIR=str(data_dir), DATABASE_URL=database_url,
-               JWT_SECRET_KEY=secret, SECRET_KEY=secret[::-1], LOG_LEVEL="WARNING",
-               RATELIMIT_LOGIN="1000 per minute", RATELIMIT_REGISTER="1000 per minute")
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - lives with the server
-    proc = subprocess.Popen([sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, cwd=data_dir)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    sys.exit("server did not start:\n" + (data_dir / "server.log").read_text()[-3000:])
-
-
 def run(url: str, uploads: int, clients: int) -> dict:
     users = []
     for k in range(clients):
-        name = f"load{k}_{secrets.token_hex(3)}"
-        requests.post(f"{url}/auth/register", timeout=60, json={
-            "username": name, "email": f"{name}@example.org", "password": "load password"}
-        ).raise_for_status()
-        token = requests.post(f"{url}/auth/login", timeout=60, json={
-            "username": name, "password": "load password"}).json()["access_token"]
-        users.append({"Authorization": f"Bearer {token}"})
+        users.append(new_account(url, f"load{k}_"))
 
     expected: dict[str, tuple[int, str, object]] = {}  # file_id -> (client, kind, expected)
     errors: list[str] = []
@@ -198,11 +161,10 @@ def main(argv=None) -> int:
         proc, url = start_server(database_url, args.workers, data_dir)
         try:
             result = run(url, args.uploads, args.clients)
-            result["verified"] = verify_storage(result, data_dir)
+            result["verified"] = verify_storage(result, data_dir / "data")
             ready = requests.get(url + "/ready", timeout=10).status_code
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            stop_server(proc)
         with create_engine(database_url).connect() as conn:
             rows = conn.execute(text("SELECT count(*), count(DISTINCT file_id), "
                                      "count(DISTINCT id) FROM ecgs")).one()
