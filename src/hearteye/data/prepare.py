@@ -116,19 +116,14 @@ def run_shard(index: int, rows: list[dict], params: PrepareParams, shard_dir: st
     n = sum(len(r.info) for r in results)
     size = params.window_samples
     for name, (shape, dtype) in _array_specs(n, size, params.per_lead).items():
-        arr = _new_npy(out / f"{name}.npy", shape, dtype)
-        if arr is None:
-            continue
-        pos = 0
         key = {"X_data": "x", "Y_data": "y", "M_data": "m", "Y_lead_data": "y_lead",
                "M_lead_data": "m_lead"}[name]
-        for r in results:
-            part = getattr(r, key)
-            arr[pos : pos + len(part)] = part
-            pos += len(part)
-        # No msync: unmapping leaves the pages to the kernel, which survives a killed
-        # process (what resume guards against) without a synchronous disk write per shard.
-        del arr
+        # One shard (the batch) is held in memory and written with plain sequential writes:
+        # cheaper than faulting the pages of a memory map in one by one. No fsync: the kernel
+        # keeps the data if the process is killed (what resume guards against).
+        parts = [getattr(r, key) for r in results]
+        arr = np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
+        np.save(out / f"{name}.npy", np.ascontiguousarray(arr, dtype=dtype))
     info = pd.DataFrame([row for r in results for row in r.info])
     info.to_csv(out / "info.csv", index=False)
     summary = {"index": index, "records": len(rows), "windows": n,
@@ -202,6 +197,16 @@ def _run_dask(tasks: list[tuple], scheduler: str, bar) -> list[dict]:
     return results
 
 
+def _data_offset(path: Path) -> int:
+    """Where the array data of a ``.npy`` file starts (after its header)."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}[version]
+        read_header(fh)
+        return fh.tell()
+
+
 def _concatenate(out: Path, shard_dirs: list[Path], summaries: list[dict],
                  params: PrepareParams) -> pd.DataFrame:
     """Copy the shards, in order, into the final memory-mapped files, one shard at a time."""
@@ -213,19 +218,27 @@ def _concatenate(out: Path, shard_dirs: list[Path], summaries: list[dict],
         arr = _new_npy(out / f"{name}.npy", shape, dtype)
         if arr is not None:
             del arr  # reopened per shard below, so resident pages never add up
-    pos = 0
-    infos = []
-    for shard_dir, summary in zip(shard_dirs, summaries, strict=True):
-        k = summary["windows"]
-        if k:
-            for name in specs:
-                part = np.load(shard_dir / f"{name}.npy", mmap_mode="r")
-                dest = np.load(out / f"{name}.npy", mmap_mode="r+")
-                dest[pos : pos + k] = part
-                del dest, part
+    # The final files are pre-sized memory maps (above); each shard's data bytes are then
+    # appended in order with buffered sequential copies (kernel to kernel where possible),
+    # so memory stays at one copy buffer whatever the data set's size.
+    dests = {name: open(out / f"{name}.npy", "r+b") for name in specs}  # noqa: SIM115
+    try:
+        for name, fh in dests.items():
+            fh.seek(_data_offset(out / f"{name}.npy"))
+        infos = []
+        for shard_dir, summary in zip(shard_dirs, summaries, strict=True):
+            if not summary["windows"]:
+                continue
+            for name, fh in dests.items():
+                src = shard_dir / f"{name}.npy"
+                with open(src, "rb") as part:
+                    part.seek(_data_offset(src))
+                    shutil.copyfileobj(part, fh, 16 << 20)
             infos.append(pd.read_csv(shard_dir / "info.csv", dtype={"record": str,
                                                                    "patient": str}))
-        pos += k
+    finally:
+        for fh in dests.values():
+            fh.close()
     info = pd.concat(infos, ignore_index=True) if infos else pd.DataFrame()
     info.insert(0, "row", np.arange(len(info)))
     return info
