@@ -69,3 +69,18 @@ def test_mains_noise_left_by_a_wrong_notch_is_flagged(record):
     noisy = record.with_signal(record.signal + hum)
     assert codes(assess(noisy, notch_hz=60.0)) == {"mains_noise"}
     assert assess(noisy, notch_hz=50.0) == []  # the right notch removes it
+
+
+def test_mains_check_reads_the_already_filtered_signal(record):
+    """`analyze` hands over its filtered 500 Hz copy; the verdict must match the standalone
+    check that filters the record itself."""
+    from hearteye.signal import PreprocessConfig, preprocess
+
+    t = np.arange(record.n_samples) / record.fs
+    noisy = record.with_signal(record.signal + (0.3 * np.sin(2 * np.pi * 50.0 * t)).astype(
+        np.float32))
+    for notch, expected in ((60.0, {"mains_noise"}), (50.0, set())):
+        pp = preprocess(noisy, PreprocessConfig(notch_hz=notch, zscore=False))
+        via_filtered = assess(noisy, notch_hz=notch, filtered=(pp.signal, pp.fs))
+        assert codes(via_filtered) == expected
+        assert codes(via_filtered) == codes(assess(noisy, notch_hz=notch))

@@ -85,17 +85,17 @@ class Measured:
 
 def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured:
     """Quality flags, preprocessing, delineation and measurements for one record."""
-    quality = assess(record, notch_hz=notch_hz)
-    if any(f.code == "too_short" for f in quality):
+    if record.duration < MIN_DURATION_S:
         raise InvalidRecordError(
             f"the recording lasts {record.duration:.2f} s; HeartEye needs at least "
             f"{MIN_DURATION_S:g} s to measure a rhythm", code="record_too_short")
     pp = preprocess(record, PreprocessConfig(notch_hz=notch_hz))
-    delineation = get_delineator().delineate_signal(pp.signal, record.leads, pp.flat)
-    delineation.record_fs = float(record.fs)
     # The model sees the z-scored copy; clinicians and the measurements need millivolts.
     display = pp.signal * pp.std[:, None] + pp.mean[:, None]
     display[pp.flat] = 0.0
+    quality = assess(record, notch_hz=notch_hz, filtered=(display, pp.fs))
+    delineation = get_delineator().delineate_signal(pp.signal, record.leads, pp.flat)
+    delineation.record_fs = float(record.fs)
     measurements = measure(display, pp.fs, record.leads, delineation.beats, record.meta.sex)
     return Measured(record, display.astype(np.float32), pp.fs, delineation, measurements,
                     quality)

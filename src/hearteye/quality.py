@@ -50,8 +50,14 @@ class QualityFlag:
         return asdict(self)
 
 
-def assess(record: Record, notch_hz: float | None = 50.0) -> list[QualityFlag]:
-    """All quality flags for ``record``; ``notch_hz`` is the mains frequency the chain removes."""
+def assess(record: Record, notch_hz: float | None = 50.0,
+           filtered: tuple[np.ndarray, float] | None = None) -> list[QualityFlag]:
+    """All quality flags for ``record``; ``notch_hz`` is the mains frequency the chain removes.
+
+    ``filtered``: the record already passed through the preprocessing filters, as
+    ``(signal[lead, sample] in mV, fs)``, when the caller has it (`hearteye.analyze` does),
+    so the mains check reads it instead of filtering the record a second time.
+    """
     flags: list[QualityFlag] = []
     if record.duration < MIN_DURATION_S:
         flags.append(QualityFlag(
@@ -61,7 +67,7 @@ def assess(record: Record, notch_hz: float | None = 50.0) -> list[QualityFlag]:
     for name, lead in zip(record.leads, record.signal, strict=True):
         flags.extend(_lead_flags(name, lead))
     unusable = {f.lead for f in flags if f.code == "flat_lead" or f.severity == "error"}
-    flags.extend(_mains_flags(record, notch_hz, skip=unusable))
+    flags.extend(_mains_flags(record, notch_hz, unusable, filtered))
     return flags
 
 
@@ -110,15 +116,19 @@ def _clipped_fraction(x: np.ndarray) -> float:
     return total / x.size
 
 
-def _mains_flags(record: Record, notch_hz: float | None, skip: set) -> list[QualityFlag]:
+def _mains_flags(record: Record, notch_hz: float | None, skip: set,
+                 filtered: tuple[np.ndarray, float] | None) -> list[QualityFlag]:
     """Residual mains interference after the chain's own filtering (what the model will see)."""
-    fs = record.fs
+    if filtered is not None:
+        x, fs = filtered
+    else:
+        fs = record.fs
+        config = PreprocessConfig(notch_hz=notch_hz, target_fs=None, zscore=False)
+        chain = chain_filter(float(fs), config)
+        x = np.nan_to_num(record.signal.astype(np.float64))
+        x = chain(x) if chain is not None else x
     if record.duration < MIN_DURATION_S or fs < 130:  # 60 Hz +- 1 needs Nyquist above 61 Hz
         return []
-    config = PreprocessConfig(notch_hz=notch_hz, target_fs=None, zscore=False)
-    chain = chain_filter(float(fs), config)
-    x = np.nan_to_num(record.signal.astype(np.float64))
-    x = chain(x) if chain is not None else x
     nperseg = int(min(x.shape[-1], 4 * fs))  # 0.25 Hz bins
     freqs, psd = sps.welch(x, fs=fs, nperseg=nperseg, axis=-1)
     band = (freqs >= 1.0) & (freqs <= 40.0)
