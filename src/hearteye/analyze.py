@@ -136,5 +136,4 @@ def _round(v: float) -> float | None:
 
 def delineator_version() -> str:
     """Name and version of the delineation model in use (from its ONNX metadata)."""
-    d = get_delineator()
-    return getattr(d, "version", None) or d.path.name
+    return get_delineator().version
