@@ -27,11 +27,10 @@ import numpy as np
 from scipy import signal as sps
 
 from hearteye.record import Record
-from hearteye.signal import PreprocessConfig, chain_filter
+from hearteye.signal import FLAT_STD_MV, PreprocessConfig, chain_filter
 
 MIN_DURATION_S = 2.0
 FLAT_PTP_MV = 0.02
-FLAT_STD_MV = 0.005
 CLIP_FRACTION = 0.005
 CLIP_RUN = 3
 CLIP_MIN_RUNS = 3

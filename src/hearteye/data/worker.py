@@ -18,7 +18,7 @@ from hearteye.data.ludb import LEAD_EXTENSIONS
 from hearteye.data.mimic import machine_fiducials
 from hearteye.data.qrs import detect_qrs
 from hearteye.io.wfdb import read_wfdb
-from hearteye.record import STANDARD_LEADS
+from hearteye.record import STANDARD_LEADS, normalise_lead_name
 from hearteye.signal import PreprocessConfig, preprocess, windows
 
 N_LEADS = len(STANDARD_LEADS)
@@ -78,13 +78,9 @@ def _ludb_masks(path: str, leads: tuple[str, ...], fs_from: float, fs_to: float,
             continue  # lead not annotated: validity stays 0 for it
         samples, symbols = read_annotation(ann)
         samples = M.rescale_samples(samples, fs_from, fs_to)
-        idx = _LEAD_INDEX[_ext_to_lead(ext)]
+        idx = _LEAD_INDEX[normalise_lead_name(ext)]
         lead_masks[idx], lead_valid[idx] = M.lead_masks(samples, symbols, n)
     return lead_masks, lead_valid
-
-
-def _ext_to_lead(ext: str) -> str:
-    return {"avr": "aVR", "avl": "aVL", "avf": "aVF"}.get(ext, ext.upper())
 
 
 def process_record(row: dict, params: PrepareParams) -> RecordOutput:

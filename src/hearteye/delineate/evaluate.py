@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hearteye.data.annotations import read_annotation
+from hearteye.data.ludb import LEAD_EXTENSIONS
 from hearteye.delineate.postprocess import FIELDS, Beat, boundaries
+from hearteye.record import normalise_lead_name
 
 TOLERANCE_MS = 150.0
 STRICT_TOLERANCE_MS = {"p_onset": 50.0, "p_offset": 50.0, "qrs_onset": 40.0,
@@ -36,8 +39,8 @@ PUBLISHED_F1 = {
     "Joung 2023": {"p_onset": 0.972, "p_offset": 0.973, "qrs_onset": 0.995,
                    "qrs_offset": 0.998, "t_offset": 0.995},
 }
-LUDB_LEAD_EXT = {"I": "i", "II": "ii", "III": "iii", "aVR": "avr", "aVL": "avl", "aVF": "avf",
-                 "V1": "v1", "V2": "v2", "V3": "v3", "V4": "v4", "V5": "v5", "V6": "v6"}
+# LUDB names each lead's annotation file by the lead in lower case ("avr" for aVR).
+LUDB_LEAD_EXT = {normalise_lead_name(ext): ext for ext in LEAD_EXTENSIONS}
 
 
 def reference_beats(samples: Iterable[int], symbols: Iterable[str]) -> list[Beat]:
@@ -64,11 +67,9 @@ def reference_beats(samples: Iterable[int], symbols: Iterable[str]) -> list[Beat
 
 def read_ludb_lead(base: str | Path, lead: str) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """One LUDB lead's reference boundaries and its annotated region (first, last sample)."""
-    import wfdb
-
-    ann = wfdb.rdann(str(base), LUDB_LEAD_EXT[lead])
-    ref = boundaries(reference_beats(ann.sample, ann.symbol))
-    return ref, (int(ann.sample.min()), int(ann.sample.max()))
+    samples, symbols = read_annotation(f"{base}.{LUDB_LEAD_EXT[lead]}")
+    ref = boundaries(reference_beats(samples, symbols))
+    return ref, (int(samples.min()), int(samples.max()))
 
 
 def match(ref: np.ndarray, pred: np.ndarray, tol: float,
