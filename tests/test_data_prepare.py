@@ -14,9 +14,11 @@ import wfdb
 from click.testing import CliRunner
 
 from hearteye.cli import main
+from hearteye.data import prepare as prepare_module
 from hearteye.data.ludb import LEAD_EXTENSIONS
 from hearteye.data.master import build_master
 from hearteye.data.prepare import prepare_split
+from hearteye.data.worker import PrepareParams, planned_windows, process_record
 from hearteye.record import STANDARD_LEADS
 
 P, QRS, QT = 0, 1, 2
@@ -169,10 +171,13 @@ def eight_records(fixtures_dir, tmp_path) -> Path:
     return make_split_csv(src, names, tmp_path / "all_records.csv")
 
 
-def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_path):
+def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_path,
+                                                           monkeypatch):
     from distributed import LocalCluster
 
-    one = prepare_split(eight_records, tmp_path / "w1", workers=1, shard_size=2)
+    with monkeypatch.context() as m:
+        m.setattr(prepare_module, "_CSV_ROWS", 4)  # the CSV read in several chunks
+        one = prepare_split(eight_records, tmp_path / "w1", workers=1, shard_size=2)
     two = prepare_split(eight_records, tmp_path / "w2", workers=2, shard_size=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
@@ -185,23 +190,29 @@ def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_pa
     assert read_outputs(tmp_path / "dask") == ref
 
 
-def test_resume_skips_finished_shards(fixtures_dir, tmp_path):
+def test_interrupted_run_resumes_from_its_finished_shards(fixtures_dir, tmp_path, monkeypatch):
     csv = make_split_csv(fixtures_dir / "ludb", ["1", "24", "119"], tmp_path / "all.csv")
+    prepare_split(csv, tmp_path / "ref", workers=1, shard_size=1)
+    before = read_outputs(tmp_path / "ref")
     out = tmp_path / "prep"
-    first = prepare_split(csv, out, workers=1, shard_size=1, keep_shards=True)
-    assert first["run"]["shards_run"] == 3
-    before = read_outputs(out)
-    # Interrupt: shard 1 never got its DONE marker and the final files were never written.
-    (out / "shards" / "shard_000001" / "DONE").unlink()
-    (out / "manifest.json").unlink()
-    (out / "X_data.npy").unlink()
-    kept = {p: p.stat().st_mtime_ns for p in (out / "shards" / "shard_000000").iterdir()}
+    real = prepare_module.process_record
+
+    def killed_at_119(row, params):
+        if row["record"] == "119":
+            raise KeyboardInterrupt  # as if the run were stopped while processing it
+        return real(row, params)
+
+    monkeypatch.setattr(prepare_module, "process_record", killed_at_119)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_split(csv, out, workers=1, shard_size=1)
+    monkeypatch.undo()
+    assert (out / "RUNNING").is_file() and not (out / "manifest.json").exists()
+    finished = {p: p.stat().st_mtime_ns for p in (out / "shards" / "shard_000000").iterdir()}
     resumed = prepare_split(csv, out, workers=1, shard_size=1, keep_shards=True)
     assert (resumed["run"]["shards_run"], resumed["run"]["shards_skipped"]) == (1, 2)
-    assert {p: p.stat().st_mtime_ns for p in kept} == kept  # finished shard untouched
-    assert read_outputs(out) == before
-    # A complete run with the same parameters is not redone; other parameters are, and the
-    # stale shards (other fingerprint) are recomputed, then removed.
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # finished shard untouched
+    assert read_outputs(out) == before and not (out / "RUNNING").exists()
+    # A complete run with the same parameters is not redone; other parameters start afresh.
     assert prepare_split(csv, out, workers=1, shard_size=1)["run"] == resumed["run"]
     again = prepare_split(csv, out, workers=1, shard_size=2)
     assert (again["run"]["shards_run"], again["run"]["shards_skipped"]) == (2, 0)
@@ -209,25 +220,84 @@ def test_resume_skips_finished_shards(fixtures_dir, tmp_path):
     assert not (out / "shards").exists()
 
 
-def test_broken_record_is_counted_not_fatal(fixtures_dir, tmp_path):
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    for f in (fixtures_dir / "ludb").glob("24.*"):
-        shutil.copy(f, broken / f.name)
-    dat = broken / "24.dat"
-    dat.write_bytes(dat.read_bytes()[:1000])  # truncated signal file
-    csv = make_split_csv(fixtures_dir / "ludb", ["1", "119"], tmp_path / "all.csv")
-    df = pd.read_csv(csv, dtype=str)
-    extra = df.iloc[[0, 0]].assign(record=["24-truncated", "missing"],
-                                   path=[str(broken / "24"), str(tmp_path / "nope" / "9")])
-    pd.concat([df.iloc[:1], extra, df.iloc[1:]]).to_csv(csv, index=False)
-    out = cli("prepare", csv, "--out", tmp_path / "prep", "--workers", "2", "--shard-size", "2")
-    manifest = json.loads((tmp_path / "prep" / "all" / "manifest.json").read_text())
-    assert manifest["failed"] == 2 and "2 failed" in out
-    assert {f["record"] for f in manifest["failures"]} == {"24-truncated", "missing"}
-    info = pd.read_csv(tmp_path / "prep" / "all" / "df_info.csv", dtype={"record": str})
-    assert info["record"].tolist() == ["1", "119"]  # CSV order kept around the failures
-    assert np.load(tmp_path / "prep" / "all" / "X_data.npy").shape == (2, 5000, 12)
+def test_interrupted_run_without_its_output_files_starts_afresh(fixtures_dir, tmp_path,
+                                                                 monkeypatch):
+    csv = make_split_csv(fixtures_dir / "ludb", ["1", "24", "119"], tmp_path / "all.csv")
+    out = tmp_path / "prep"
+    real = prepare_module.process_record
+
+    def killed_at_119(row, params):
+        if row["record"] == "119":
+            raise SystemExit(1)
+        return real(row, params)
+
+    monkeypatch.setattr(prepare_module, "process_record", killed_at_119)
+    with pytest.raises(SystemExit):
+        prepare_split(csv, out, workers=1, shard_size=1)
+    monkeypatch.undo()
+    (out / "X_data.npy").unlink()  # the finished shards' windows are gone with it
+    resumed = prepare_split(csv, out, workers=1, shard_size=1)
+    assert (resumed["run"]["shards_run"], resumed["run"]["shards_skipped"]) == (3, 0)
+    assert resumed["windows"] == 3
+
+
+def write_long_record(src: Path, folder: Path, name: str, fs: float, n: int) -> Path:
+    """A WFDB record of ``n`` samples per lead claiming rate ``fs``: real LUDB samples
+    repeated (only the layout is under test, not the physiology)."""
+    rec = wfdb.rdrecord(str(src))
+    signal = np.tile(rec.p_signal, (n // rec.sig_len + 1, 1))[:n]
+    folder.mkdir(parents=True, exist_ok=True)
+    wfdb.wrsamp(name, fs=fs, units=rec.units, sig_name=rec.sig_name, p_signal=signal,
+                fmt=["16"] * rec.n_sig, adc_gain=[1000.0] * rec.n_sig,
+                baseline=[0] * rec.n_sig, write_dir=str(folder))
+    return folder / name
+
+
+def test_failed_multi_window_records_leave_no_gap(fixtures_dir, tmp_path, monkeypatch):
+    # A 30 s record at 500 Hz (3 windows), a 21 s record at 360 Hz (2 windows at 500 Hz)
+    # whose signal file is cut after its header was read for the layout, another 30 s one,
+    # and a record that does not exist: the holes close and the output equals a run
+    # without the failed records.
+    src, folder = fixtures_dir / "ludb" / "1", tmp_path / "records"
+    paths = {"a": write_long_record(src, folder, "a", 500, 15000),
+             "cut": write_long_record(src, folder, "cut", 360, 7560),
+             "c": write_long_record(src, folder / "c", "c", 500, 15000),
+             "gone": folder / "gone"}
+    rows = pd.DataFrame([{"record": k, "patient": k, "label": "normal", "source": "test",
+                          "path": str(p), "mask_source": "none", "mains_hz": 50,
+                          "split": "all"} for k, p in paths.items()])
+    params = PrepareParams()
+    assert [planned_windows(r, params) for r in rows.to_dict("records")] == [3, 2, 3, 0]
+    rows.to_csv(tmp_path / "all.csv", index=False)
+    rows[rows["record"].isin(["a", "c"])].to_csv(tmp_path / "ok.csv", index=False)
+    good = prepare_split(tmp_path / "ok.csv", tmp_path / "good", workers=1)
+
+    dat = folder / "cut.dat"
+    real = prepare_module.planned_windows
+
+    def plan_then_cut(row, p):
+        n = real(row, p)
+        if row["record"] == "cut":
+            dat.write_bytes(dat.read_bytes()[: dat.stat().st_size // 2])
+        return n
+
+    monkeypatch.setattr(prepare_module, "planned_windows", plan_then_cut)
+    bad = prepare_split(tmp_path / "all.csv", tmp_path / "bad", workers=2, shard_size=1)
+    assert bad["windows"] == good["windows"] == 6 and bad["failed"] == 2
+    assert {f["record"] for f in bad["failures"]} == {"cut", "gone"}
+    for name in ("X_data.npy", "Y_data.npy", "M_data.npy"):
+        assert (tmp_path / "bad" / name).read_bytes() == (tmp_path / "good" / name).read_bytes()
+    bad_info = pd.read_csv(tmp_path / "bad" / "df_info.csv")
+    assert bad_info.equals(pd.read_csv(tmp_path / "good" / "df_info.csv"))
+    assert bad_info["row"].tolist() == list(range(6))
+
+
+@pytest.mark.parametrize("record", ["ludb/1", "ludb/119", "cinc/A0001", "cinc/E00001"])
+def test_layout_from_the_header_matches_the_windows_produced(fixtures_dir, record):
+    row = {"record": "r", "patient": "p", "label": "normal", "path": str(fixtures_dir / record),
+           "mask_source": "none", "mains_hz": 50}
+    params = PrepareParams()
+    assert planned_windows(row, params) == len(process_record(row, params).info) >= 1
 
 
 MIMIC_COLUMNS = ("subject_id,study_id,cart_id,ecg_time," + ",".join(
@@ -328,3 +398,21 @@ def test_long_record_without_masks_drops_the_tail(fixtures_dir, tmp_path):
     assert np.load(tmp_path / "out" / "M_data.npy").sum() == 0
     x = np.load(tmp_path / "out" / "X_data.npy")
     assert np.abs(x).mean() > 0.1 and pd.isna(info.loc[0, "missing_leads"])  # all 12 leads
+
+
+def test_prepare_streams_the_csv_and_still_refuses_duplicate_ids(fixtures_dir, tmp_path,
+                                                                   monkeypatch):
+    from hearteye.data import master as master_module
+    from hearteye.errors import HeartEyeError
+
+    # Scan 2 rows at a time, so the duplicate sits in another chunk than its twin.
+    monkeypatch.setattr(master_module, "_SCAN_ROWS", 2)
+    csv = make_split_csv(fixtures_dir / "ludb", ["1", "24", "119"], tmp_path / "all.csv")
+    df = pd.read_csv(csv, dtype=str)
+    assert master_module.scan_master(csv) == (3, {"ludb"})
+    pd.concat([df, df.iloc[[0]]]).to_csv(csv, index=False)
+    with pytest.raises(HeartEyeError, match="'1' appears twice"):
+        prepare_split(csv, tmp_path / "out", workers=1)
+    df.drop(columns="mask_source").to_csv(csv, index=False)
+    with pytest.raises(HeartEyeError, match="lacks column.*mask_source"):
+        prepare_split(csv, tmp_path / "out", workers=1)

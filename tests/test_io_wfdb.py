@@ -10,6 +10,7 @@ import wfdb
 
 from hearteye.errors import InvalidRecordError
 from hearteye.io import read_wfdb, read_wfdb_files
+from hearteye.io.wfdb import wfdb_length
 from hearteye.record import STANDARD_LEADS
 
 
@@ -58,6 +59,7 @@ def test_all_staged_challenge_records(shared_data):
     for hea in headers:
         rec = _assert_matches_wfdb(hea)
         assert rec.leads == STANDARD_LEADS
+        assert wfdb_length(hea) == (rec.n_samples, rec.fs)  # the layout `prepare` relies on
         assert rec.meta.diagnoses and all(code.isdigit() for code in rec.meta.diagnoses)
 
 
@@ -135,6 +137,7 @@ def test_missing_sample_count_is_inferred_from_the_file(fixtures_dir, tmp_path):
     (tmp_path / "1.hea").write_text(text)
     (tmp_path / "1.dat").write_bytes((fixtures_dir / "ludb" / "1.dat").read_bytes())
     assert read_wfdb(tmp_path / "1.hea").n_samples == 5000
+    assert wfdb_length(tmp_path / "1.hea") == (5000, 500.0)
 
 
 def test_non_voltage_channels_are_dropped(tmp_path):

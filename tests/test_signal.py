@@ -17,6 +17,7 @@ from hearteye.signal import (
     rational_rate,
     resample,
     resample_ratio,
+    resampled_length,
     windows,
     zscore,
 )
@@ -91,6 +92,14 @@ def test_resampling_keeps_frequency_and_amplitude_of_a_10_hz_sine(fs_in):
     freq, amp = fit_sine(y[200:-200], fs_out)
     assert freq == pytest.approx(10.0, abs=0.01)
     assert amp == pytest.approx(1.5, rel=0.01)
+
+
+@pytest.mark.parametrize("fs_in", [250.0, 257.0, 360.0, 500.0, 533.33, 1000.0])
+@pytest.mark.parametrize("n", [1, 999, 5000, 7561])
+def test_resampled_length_is_what_preprocess_returns(fs_in, n):
+    rec = Record(signal=np.ones((2, n), np.float32), fs=fs_in, leads=("I", "II"))
+    assert resampled_length(n, fs_in, 500.0) == preprocess(rec).signal.shape[1]
+    assert resampled_length(n, fs_in, None) == n
 
 
 def test_rational_rates_read_two_decimal_headers_as_the_exact_rate():

@@ -117,8 +117,7 @@ def split(dataset, root, master_csv, out, val, test, seed) -> None:
               help="Run on this Dask distributed scheduler instead (the workers must see "
                    "the input and output paths).")
 @click.option("--shard-size", type=int, default=None,
-              help="Records per shard, the unit of resume and of per-worker memory "
-                   "[default: 16].")
+              help="Records per shard, the unit of resume [default: 16].")
 @click.option("--notch", type=click.Choice(["auto", "50", "60", "none"]), default="auto",
               show_default=True, help="Mains notch; auto = the master table's mains_hz.")
 @click.option("--keep-shards", is_flag=True, help="Keep OUT/<split>/shards after success.")

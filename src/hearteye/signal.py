@@ -196,6 +196,15 @@ def resample_ratio(fs: float, target_fs: float) -> tuple[int, int]:
     return ratio.numerator, ratio.denominator
 
 
+def resampled_length(n: int, fs: float, target_fs: float | None) -> int:
+    """Samples that `preprocess` returns for ``n`` samples at ``fs``: ceil(n * up / down),
+    the length `scipy.signal.resample_poly` gives."""
+    if target_fs is None:
+        return n
+    up, down = resample_ratio(fs, target_fs)
+    return n if up == down else -(-n * up // down)
+
+
 def resample(x: np.ndarray, fs: float, target_fs: float = TARGET_FS) -> tuple[np.ndarray, float]:
     """Polyphase FIR resampling along the last axis. Returns the samples and the exact new rate."""
     up, down = resample_ratio(fs, target_fs)

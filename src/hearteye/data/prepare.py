@@ -19,20 +19,37 @@ file                   dtype, shape                           meaning
 
 Mask conventions are in `hearteye.data.masks`.
 
-**Sharding and resume.** Records are cut, in CSV order, into shards of ``shard_size`` records
-(default: ``DEFAULT_SHARD_SIZE``). A shard is processed by one worker, which writes its arrays (via
-``open_memmap``) and ``info.csv`` / ``summary.json`` into ``OUT/shards/shard_NNNNNN/`` and
-then, last, a ``DONE`` file holding the run's fingerprint (hash of the parameters, the shard
-size and the CSV content). A rerun skips every shard whose ``DONE`` matches, so an interrupted
-run loses at most the shards in flight. When all shards are done they are copied, in shard
-order, into the final pre-sized memory-mapped ``.npy`` files; the manifest is written last and
-the shard folder removed (``keep_shards`` keeps it). Memory is bounded by one shard per worker
-plus one shard's slice of the output map: never by the data set. The cost is writing the data
-twice; a pre-sized map written in place would need each record's window count before reading
-it.
+**Laid out first, written once, in place.** Just before a shard (``shard_size`` consecutive
+CSV rows) is handed to a worker, the parent reads its records' headers (`planned_windows`:
+~0.2 ms each, no samples), so it knows where every record's windows go in the
+final files. Those ``.npy`` files are created when the run starts, and each worker writes its
+records' windows straight into them at their own offsets: every byte is written once, by the
+worker that computed it, and the parent never copies data. A record that fails after its
+header was read leaves a hole, closed at the end by moving the later windows down (only when
+something failed). The ``.npy`` header is then rewritten with the final count: numpy reserves
+room for the first axis to grow, so the header's length, and where the data starts, do not
+depend on the count.
 
-**Determinism.** Each record's bytes depend only on its row and the parameters, and the final
-order is the CSV order, so 1 worker, N processes and a Dask cluster give identical files.
+**Resume.** After writing its windows a worker writes ``info.csv`` and ``summary.json`` into
+``OUT/shards/shard_NNNNNN/`` and, last, a ``DONE`` file holding the run's fingerprint (hash of
+the parameters, the shard size and the CSV content); ``OUT/RUNNING`` holds the fingerprint the
+output files were created for. A rerun with the same fingerprint keeps every shard whose
+``DONE`` matches and whose place in the files is unchanged, so an interrupted run loses at
+most the shards in flight; any other rerun starts afresh. ``RUNNING`` is removed before holes
+are closed (a run interrupted there starts afresh). ``df_info.csv`` is streamed from the
+shards' files in order, the manifest is written last, and the shard folder removed
+(``keep_shards`` keeps it).
+
+**Memory** is one shard per worker, one copy buffer, a few thousand CSV rows and 8 bytes per
+record (the id check of `scan_master`) in the parent: never the data set.
+
+**Cluster.** With ``scheduler`` the same `run_shard` runs on Dask workers, which must see
+``OUT`` and the records at the same paths (a shared file system); they write disjoint byte
+ranges of the output files.
+
+**Determinism.** Each record's bytes depend only on its row and the parameters, and their place
+only on the CSV order and the headers, so 1 worker, N processes and a Dask cluster give
+identical files.
 
 **Failures.** A record that raises is logged, counted and listed in the manifest; the run goes
 on. Records excluded on purpose (MIMIC rows with missing measurements) are counted by reason.
@@ -40,38 +57,57 @@ on. Records excluded on purpose (MIMIC rows with missing measurements) are count
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
+import math
 import multiprocessing
 import os
 import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, replace
+from itertools import islice, pairwise
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hearteye import __version__
-from hearteye.data.master import read_master
-from hearteye.data.worker import N_LEADS, Excluded, PrepareParams, process_record
+from hearteye.data.master import iter_master, scan_master
+from hearteye.data.worker import (
+    INFO_COLUMNS,
+    N_LEADS,
+    Excluded,
+    PrepareParams,
+    RecordOutput,
+    planned_windows,
+    process_record,
+)
 from hearteye.errors import HeartEyeError
 from hearteye.record import STANDARD_LEADS
 
 log = logging.getLogger("hearteye.data.prepare")
 
 FORMAT_VERSION = 1
-# Records per shard. Fixed (not derived from the data set size or the worker count) so that
-# peak memory does not grow with the data set and a resumed run with other parallelism finds
-# the same shards. 16 LUDB records are ~8 MB of output: small enough for many workers, large
-# enough that per-shard bookkeeping stays ~1% of the work.
+# Records per shard: the unit of resume and of bookkeeping (a DONE marker and two small files
+# each); a worker holds one record at a time, so memory does not depend on it. Fixed (not
+# derived from the data set size or the worker count) so that a resumed run with other
+# parallelism finds the same shards. 16 LUDB records are ~0.1 s of work: an interruption
+# loses little and the last shard leaves the other workers idle only briefly, while the
+# parent's per-shard work stays ~3% of a worker's.
 DEFAULT_SHARD_SIZE = 16
 MAX_LISTED = 200  # failures / exclusions listed by name in the manifest (all are counted)
 ARRAYS = ("X_data", "Y_data", "M_data", "Y_lead_data", "M_lead_data")
+_FIELD = {"X_data": "x", "Y_data": "y", "M_data": "m", "Y_lead_data": "y_lead",
+          "M_lead_data": "m_lead"}  # RecordOutput attribute of each array
+_COPY_BUFFER = 16 << 20
+_CSV_ROWS = 4096  # CSV rows parsed at a time by the parent
 
 
 def _array_specs(n: int, size: int, per_lead: bool) -> dict[str, tuple[tuple, str]]:
@@ -86,64 +122,173 @@ def _array_specs(n: int, size: int, per_lead: bool) -> dict[str, tuple[tuple, st
     return specs
 
 
-def _new_npy(path: Path, shape: tuple, dtype: str):
-    """A pre-sized ``.npy`` opened as a memory map (numpy cannot map a zero-length file)."""
-    if 0 in shape:
-        np.save(path, np.zeros(shape, dtype=dtype))
-        return None
-    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+def _npy_header(shape: tuple, dtype: str) -> bytes:
+    """The header `np.save` writes for this shape; its length does not depend on shape[0]."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+        "shape": tuple(shape)})
+    return buf.getvalue()
 
 
-def run_shard(index: int, rows: list[dict], params: PrepareParams, shard_dir: str,
-              fingerprint: str) -> dict:
-    """Process one shard's records and write its files; returns the shard summary.
+def _row_bytes(shape: tuple, dtype: str) -> int:
+    return math.prod(shape[1:]) * np.dtype(dtype).itemsize
 
-    Top-level and argument-only so that a process pool and a Dask worker can both run it.
+
+# ------------------------------------------------------------------------------ worker side
+
+
+def _process(row: dict, params: PrepareParams, planned: int, failures: list,
+             excluded: list) -> RecordOutput | None:
+    """`process_record`, with a failure or exclusion noted instead of raised."""
+    try:
+        result = process_record(row, params)
+        if len(result.info) != planned:  # the header disagrees with the signal files
+            raise HeartEyeError(f"{len(result.info)} windows where the header promised "
+                                f"{planned}")
+        return result
+    except Excluded as exc:
+        excluded.append({"record": str(row["record"]), "reason": exc.reason})
+    except Exception as exc:  # noqa: BLE001 - one bad record must not stop the run
+        # Logged by the parent, which sees every shard's summary whatever ran it.
+        failures.append({"record": str(row["record"]),
+                         "error": f"{type(exc).__name__}: {exc}"})
+    return None
+
+
+def run_shard(index: int, rows: list[dict], planned: list[int], first_window: int,
+              params: PrepareParams, out_dir: str, fingerprint: str) -> dict:
+    """Process one shard's records into the final files from window ``first_window`` on.
+
+    ``planned[i]`` windows are reserved for ``rows[i]``. Returns the shard summary. Top-level
+    and argument-only so that a process pool and a Dask worker can both run it.
     """
-    out = Path(shard_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "DONE").unlink(missing_ok=True)
-    results, failures, excluded = [], [], []
-    for row in rows:
-        try:
-            results.append(process_record(row, params))
-        except Excluded as exc:
-            excluded.append({"record": str(row["record"]), "reason": exc.reason})
-        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the run
-            # Logged by the parent, which sees every shard's summary whatever ran it.
-            failures.append({"record": str(row["record"]),
-                             "error": f"{type(exc).__name__}: {exc}"})
-    n = sum(len(r.info) for r in results)
-    size = params.window_samples
-    for name, (shape, dtype) in _array_specs(n, size, params.per_lead).items():
-        key = {"X_data": "x", "Y_data": "y", "M_data": "m", "Y_lead_data": "y_lead",
-               "M_lead_data": "m_lead"}[name]
-        # One shard (the batch) is held in memory and written with plain sequential writes:
-        # cheaper than faulting the pages of a memory map in one by one. No fsync: the kernel
-        # keeps the data if the process is killed (what resume guards against).
-        parts = [getattr(r, key) for r in results]
-        arr = np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
-        np.save(out / f"{name}.npy", np.ascontiguousarray(arr, dtype=dtype))
-    info = pd.DataFrame([row for r in results for row in r.info])
-    info.to_csv(out / "info.csv", index=False)
-    summary = {"index": index, "records": len(rows), "windows": n,
-               "failures": failures, "excluded": excluded}
-    (out / "summary.json").write_text(json.dumps(summary))
-    (out / "DONE").write_text(fingerprint)  # last: its presence means the shard is complete
+    out = Path(out_dir)
+    shard = out / "shards" / f"shard_{index:06d}"
+    shard.mkdir(parents=True, exist_ok=True)
+    (shard / "DONE").unlink(missing_ok=True)
+    specs = _array_specs(0, params.window_samples, params.per_lead)
+    place = {name: (len(_npy_header(shape, dtype)), _row_bytes(shape, dtype), dtype)
+             for name, (shape, dtype) in specs.items()}  # data offset, bytes per window
+    failures, excluded, holes, info = [], [], [], []
+    written = 0
+    window = first_window
+    files = {name: open(out / f"{name}.npy", "r+b") for name in specs}  # noqa: SIM115
+    try:
+        for row, n in zip(rows, planned, strict=True):
+            result = _process(row, params, n, failures, excluded)
+            if result is None:
+                if n:
+                    holes.append([window, n])
+            elif n:
+                for name, (offset, row_bytes, dtype) in place.items():
+                    fh = files[name]
+                    fh.seek(offset + window * row_bytes)
+                    # The one copy of a window: the worker's (transposed) view, made
+                    # contiguous, goes straight to the file. No fsync: the kernel keeps the
+                    # data if the process is killed (what resume guards against).
+                    fh.write(np.ascontiguousarray(getattr(result, _FIELD[name]), dtype=dtype))
+                info.extend(result.info)
+                written += 1
+            window += n
+    finally:
+        for fh in files.values():
+            fh.close()
+    with open(shard / "info.csv", "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(INFO_COLUMNS)
+        writer.writerows(info)
+    summary = {"index": index, "records": len(rows), "first_window": first_window,
+               "planned": sum(planned), "windows": len(info), "records_written": written,
+               "holes": holes, "failures": failures, "excluded": excluded}
+    (shard / "summary.json").write_text(json.dumps(summary))
+    (shard / "DONE").write_text(fingerprint)  # last: its presence means the shard is complete
     return summary
 
 
-def _fingerprint(params: PrepareParams, shard_size: int, csv_bytes: bytes) -> str:
+# ------------------------------------------------------------------------------ parent side
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _fingerprint(params: PrepareParams, shard_size: int, csv_sha256: str) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, "params": asdict(params),
                          "shard_size": shard_size}, sort_keys=True).encode())
-    h.update(hashlib.sha256(csv_bytes).digest())
+    h.update(bytes.fromhex(csv_sha256))
     return h.hexdigest()
 
 
-def _shard_done(shard_dir: Path, fingerprint: str) -> bool:
-    marker = shard_dir / "DONE"
-    return marker.is_file() and marker.read_text() == fingerprint
+def _done_summary(shard: Path, fingerprint: str) -> dict | None:
+    marker = shard / "DONE"
+    if marker.is_file() and marker.read_text() == fingerprint:
+        return json.loads((shard / "summary.json").read_text())
+    return None
+
+
+def _rows(df: pd.DataFrame) -> list[dict]:
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def _shards(csv_path: Path, shard_size: int) -> Iterator[pd.DataFrame]:
+    """The CSV's rows in shards of ``shard_size``, read a few thousand rows at a time."""
+    for chunk in iter_master(csv_path, shard_size * max(1, _CSV_ROWS // shard_size)):
+        for start in range(0, len(chunk), shard_size):
+            yield chunk.iloc[start : start + shard_size]
+
+
+class _Tally:
+    """The shards' summaries, kept small whatever the data set's size: counts of everything,
+    by name the first ``MAX_LISTED`` failures and exclusions (CSV order), each shard's place."""
+
+    def __init__(self, bar):
+        self.bar = bar
+        self.places: dict[int, tuple[int, int, int]] = {}  # shard -> first window, planned, written
+        self.holes: list[list[int]] = []
+        self.records_written = self.ran = self.kept = self.failed = 0
+        self.failures: list[tuple] = []  # (shard, position, failure)
+        self.excluded: Counter = Counter()
+        self.excluded_records: list[tuple] = []
+
+    def add(self, s: dict, ran: bool) -> None:
+        self.places[s["index"]] = (s["first_window"], s["planned"], s["windows"])
+        self.holes += s["holes"]
+        self.records_written += s["records_written"]
+        self.failed += len(s["failures"])
+        for f in s["failures"]:
+            log.warning("record %s failed: %s", f["record"], f["error"])
+        self.failures = _first_listed(self.failures, s["index"], s["failures"])
+        self.excluded.update(e["reason"] for e in s["excluded"])
+        self.excluded_records = _first_listed(self.excluded_records, s["index"], s["excluded"])
+        self.ran += ran
+        self.kept += not ran
+        self.bar.update(s["records"])
+
+
+def _first_listed(listed: list[tuple], shard: int, items: list[dict]) -> list[tuple]:
+    return sorted(listed + [(shard, i, item) for i, item in enumerate(items)])[:MAX_LISTED]
+
+
+def _shard_tasks(csv_path: Path, shard_size: int, params: PrepareParams, out: Path,
+                 fingerprint: str, tally: _Tally) -> Iterator[tuple]:
+    """Shard tasks in CSV order, each laid out just before it is handed out.
+
+    Finished shards whose windows sit where this layout puts them go to the tally instead.
+    """
+    first = 0
+    for index, shard in enumerate(_shards(csv_path, shard_size)):
+        summary = _done_summary(out / "shards" / f"shard_{index:06d}", fingerprint)
+        if summary is not None and summary["first_window"] == first:
+            tally.add(summary, ran=False)
+            first += summary["planned"]
+            continue
+        rows = _rows(shard)
+        planned = [planned_windows(row, params) for row in rows]
+        yield (index, rows, planned, first, params, str(out), fingerprint)
+        first += sum(planned)
 
 
 def _progress(total: int):
@@ -152,96 +297,107 @@ def _progress(total: int):
     return tqdm(total=total, unit="rec", disable=not sys.stderr.isatty(), file=sys.stderr)
 
 
-def _run_local(tasks: list[tuple], workers: int, bar) -> list[dict]:
+def _run_local(tasks: Iterator[tuple], workers: int, tally: _Tally) -> None:
     if workers <= 1:
-        out = []
         for t in tasks:
-            out.append(run_shard(*t))
-            bar.update(len(t[1]))
-        return out
+            tally.add(run_shard(*t), ran=True)
+        return
     # fork: workers start at once with the pipeline already imported, and the caller's main
     # module is not re-run (spawn/forkserver would re-import an unguarded script).
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    results = []
-    pending = iter(tasks)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        running = set()
-        # Bounded in-flight submissions: the parent never queues the whole data set.
-        for t in pending:
-            running.add(pool.submit(run_shard, *t))
-            if len(running) >= 2 * workers:
-                break
+        # Bounded in-flight submissions: the parent never lays out or queues the data set.
+        running = {pool.submit(run_shard, *t) for t in islice(tasks, 2 * workers)}
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
-                summary = fut.result()
-                results.append(summary)
-                bar.update(summary["records"])
-                nxt = next(pending, None)
-                if nxt is not None:
-                    running.add(pool.submit(run_shard, *nxt))
-    return results
+                tally.add(fut.result(), ran=True)
+                running.update(pool.submit(run_shard, *t) for t in islice(tasks, 1))
 
 
-def _run_dask(tasks: list[tuple], scheduler: str, bar) -> list[dict]:
+def _run_dask(tasks: Iterator[tuple], scheduler: str, tally: _Tally) -> None:
     from distributed import Client, as_completed
 
-    results = []
     with Client(scheduler) as client:
-        futures = [client.submit(run_shard, *t, pure=False) for t in tasks]
-        for fut in as_completed(futures):
-            summary = fut.result()
-            results.append(summary)
-            bar.update(summary["records"])
+        slots = 2 * max(1, sum(client.nthreads().values()))
+        futures = as_completed([client.submit(run_shard, *t, pure=False)
+                                for t in islice(tasks, slots)])
+        for fut in futures:
+            tally.add(fut.result(), ran=True)
             fut.release()
-    return results
+            for t in islice(tasks, 1):
+                futures.add(client.submit(run_shard, *t, pure=False))
 
 
-def _data_offset(path: Path) -> int:
-    """Where the array data of a ``.npy`` file starts (after its header)."""
-    with open(path, "rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}[version]
-        read_header(fh)
-        return fh.tell()
-
-
-def _concatenate(out: Path, shard_dirs: list[Path], summaries: list[dict],
-                 params: PrepareParams) -> pd.DataFrame:
-    """Copy the shards, in order, into the final memory-mapped files, one shard at a time."""
-    n = sum(s["windows"] for s in summaries)
-    specs = _array_specs(n, params.window_samples, params.per_lead)
+def _start_files(out: Path, specs: dict, fingerprint: str) -> None:
+    """Keep the output files of an interrupted run with this fingerprint, or create them
+    empty, dropping any shards of another run."""
+    running = out / "RUNNING"
+    paths = [out / f"{name}.npy" for name in specs]
+    if running.is_file() and running.read_text() == fingerprint and all(
+            p.is_file() for p in paths):
+        return
+    running.unlink(missing_ok=True)
+    shutil.rmtree(out / "shards", ignore_errors=True)
     for name in ARRAYS:
         (out / f"{name}.npy").unlink(missing_ok=True)
+    for path, (shape, dtype) in zip(paths, specs.values(), strict=True):
+        path.write_bytes(_npy_header(shape, dtype))  # count 0 until the end; data appended
+    running.write_text(fingerprint)
+
+
+def _move(fh, src: int, dst: int, nbytes: int) -> None:
+    """Copy ``nbytes`` from ``src`` down to ``dst`` < ``src`` within one file, in chunks."""
+    while nbytes > 0:
+        fh.seek(src)
+        chunk = fh.read(min(nbytes, _COPY_BUFFER))
+        if not chunk:
+            raise HeartEyeError(f"{fh.name} ends before its last window")
+        fh.seek(dst)
+        fh.write(chunk)
+        src, dst, nbytes = src + len(chunk), dst + len(chunk), nbytes - len(chunk)
+
+
+def _finish_arrays(out: Path, specs: dict, tally: _Tally) -> int:
+    """Close the failed records' holes, then write the final count into each header."""
+    reserved = max((first + planned for first, planned, _ in tally.places.values()), default=0)
+    holes = sorted(tally.holes) + [[reserved, 0]]
+    n = reserved - sum(count for _, count in holes)
+    (out / "RUNNING").unlink()  # the files change in place from here: no resume past this
     for name, (shape, dtype) in specs.items():
-        arr = _new_npy(out / f"{name}.npy", shape, dtype)
-        if arr is not None:
-            del arr  # reopened per shard below, so resident pages never add up
-    # The final files are pre-sized memory maps (above); each shard's data bytes are then
-    # appended in order with buffered sequential copies (kernel to kernel where possible),
-    # so memory stays at one copy buffer whatever the data set's size.
-    dests = {name: open(out / f"{name}.npy", "r+b") for name in specs}  # noqa: SIM115
-    try:
-        for name, fh in dests.items():
-            fh.seek(_data_offset(out / f"{name}.npy"))
-        infos = []
-        for shard_dir, summary in zip(shard_dirs, summaries, strict=True):
-            if not summary["windows"]:
+        row = _row_bytes(shape, dtype)
+        header = _npy_header((n, *shape[1:]), dtype)
+        offset = len(_npy_header(shape, dtype))
+        assert len(header) == offset, "numpy no longer pads .npy headers for growth"
+        with open(out / f"{name}.npy", "r+b") as fh:
+            dst = holes[0][0]
+            for (start, count), (nxt, _) in pairwise(holes):
+                src = start + count  # the kept windows between this hole and the next
+                if dst != src:
+                    _move(fh, offset + src * row, offset + dst * row, (nxt - src) * row)
+                dst += nxt - src
+            fh.seek(0)
+            fh.write(header)
+            fh.truncate(offset + n * row)
+    return n
+
+
+def _write_info(out: Path, tally: _Tally) -> int:
+    """Stream the shards' window rows, in order, into ``df_info.csv``; returns the count."""
+    n = 0
+    with open(out / "df_info.csv", "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(("row", *INFO_COLUMNS))
+        for index in sorted(tally.places):
+            if not tally.places[index][2]:
                 continue
-            for name, fh in dests.items():
-                src = shard_dir / f"{name}.npy"
-                with open(src, "rb") as part:
-                    part.seek(_data_offset(src))
-                    shutil.copyfileobj(part, fh, 16 << 20)
-            infos.append(pd.read_csv(shard_dir / "info.csv", dtype={"record": str,
-                                                                   "patient": str}))
-    finally:
-        for fh in dests.values():
-            fh.close()
-    info = pd.concat(infos, ignore_index=True) if infos else pd.DataFrame()
-    info.insert(0, "row", np.arange(len(info)))
-    return info
+            with open(out / "shards" / f"shard_{index:06d}" / "info.csv", newline="") as src:
+                reader = csv.reader(src)
+                next(reader)
+                for line in reader:
+                    writer.writerow((n, *line))
+                    n += 1
+    return n
 
 
 def prepare_split(csv_path: str | Path, out: str | Path, params: PrepareParams | None = None,
@@ -250,16 +406,17 @@ def prepare_split(csv_path: str | Path, out: str | Path, params: PrepareParams |
     """Prepare one split CSV into ``out``; returns the manifest (see the module docstring)."""
     started = time.perf_counter()
     csv_path, out = Path(csv_path), Path(out)
-    csv_bytes = csv_path.read_bytes()
-    df = read_master(csv_path)
+    # The CSV is streamed, never held: one pass for its size, the mask sources and unique
+    # ids, then shard by shard while the workers run.
+    n_rows, mask_sources = scan_master(csv_path)
+    csv_sha256 = _sha256(csv_path)
     params = params or PrepareParams()
-    params = replace(params, per_lead=params.per_lead and bool(
-        (df["mask_source"] == "ludb").any()))
+    params = replace(params, per_lead=params.per_lead and "ludb" in mask_sources)
     shard_size = shard_size or DEFAULT_SHARD_SIZE
     if shard_size < 1:
         raise HeartEyeError("shard size must be at least 1")
     workers = workers or os.cpu_count() or 1
-    fingerprint = _fingerprint(params, shard_size, csv_bytes)
+    fingerprint = _fingerprint(params, shard_size, csv_sha256)
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text())
@@ -268,62 +425,49 @@ def prepare_split(csv_path: str | Path, out: str | Path, params: PrepareParams |
             return old
         manifest_path.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    specs = _array_specs(0, params.window_samples, params.per_lead)
+    _start_files(out, specs, fingerprint)
 
-    rows = df.astype(object).where(df.notna(), None).to_dict("records")
-    shards_root = out / "shards"
-    shard_dirs, tasks, skipped = [], [], []
-    for i, start in enumerate(range(0, len(rows), shard_size)):
-        d = shards_root / f"shard_{i:06d}"
-        shard_dirs.append(d)
-        if _shard_done(d, fingerprint):
-            skipped.append(json.loads((d / "summary.json").read_text()))
-        else:
-            tasks.append((i, rows[start : start + shard_size], params, str(d), fingerprint))
-
-    with _progress(len(rows)) as bar:
-        bar.update(sum(s["records"] for s in skipped))
+    with _progress(n_rows) as bar:
+        tally = _Tally(bar)
+        tasks = _shard_tasks(csv_path, shard_size, params, out, fingerprint, tally)
         if scheduler:
-            ran = _run_dask(tasks, scheduler, bar)
+            _run_dask(tasks, scheduler, tally)
         else:
-            ran = _run_local(tasks, workers, bar)
-    summaries = sorted(skipped + ran, key=lambda s: s["index"])
-    info = _concatenate(out, shard_dirs, summaries, params)
-    info.to_csv(out / "df_info.csv", index=False)
+            _run_local(tasks, workers, tally)
+    n = _finish_arrays(out, specs, tally)
+    if _write_info(out, tally) != n:
+        raise HeartEyeError("df_info.csv and the arrays disagree on the window count")
 
-    failures = [f for s in summaries for f in s["failures"]]
-    excluded = [e for s in summaries for e in s["excluded"]]
-    for f in failures:
-        log.warning("record %s failed: %s", f["record"], f["error"])
-    n = len(info)
     manifest = {
         "complete": True,
         "fingerprint": fingerprint,
         "hearteye_version": __version__,
         "format_version": FORMAT_VERSION,
         "input_csv": str(csv_path.resolve()),
-        "input_sha256": hashlib.sha256(csv_bytes).hexdigest(),
+        "input_sha256": csv_sha256,
         "params": asdict(params),
         "shard_size": shard_size,
         "mask_channels": ["P", "QRS", "QT"],
         "lead_order": list(STANDARD_LEADS),
         "arrays": {name: {"shape": list(shape), "dtype": dtype} for name, (shape, dtype)
                    in _array_specs(n, params.window_samples, params.per_lead).items()},
-        "records": len(rows),
-        "records_written": int(info["record"].nunique()) if n else 0,
+        "records": n_rows,
+        "records_written": tally.records_written,
         "windows": n,
-        "failed": len(failures),
-        "failures": failures[:MAX_LISTED],
-        "excluded": dict(Counter(e["reason"] for e in excluded)),
-        "excluded_records": excluded[:MAX_LISTED],
+        "failed": tally.failed,
+        "failures": [f for *_, f in tally.failures],
+        "excluded": dict(sorted(tally.excluded.items())),
+        "excluded_records": [e for *_, e in tally.excluded_records],
         # How this run went; the only part that differs between equivalent runs.
         "run": {"workers": None if scheduler else workers, "scheduler": scheduler,
-                "shards": len(shard_dirs), "shards_run": len(ran),
-                "shards_skipped": len(skipped),
+                "shards": len(tally.places), "shards_run": tally.ran,
+                "shards_skipped": tally.kept,
                 "seconds": round(time.perf_counter() - started, 3)},
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     if not keep_shards:
-        shutil.rmtree(shards_root, ignore_errors=True)
+        shutil.rmtree(out / "shards", ignore_errors=True)
     return manifest
 
 

@@ -85,6 +85,25 @@ class WfdbHeader:
 
 def read_wfdb(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
     """Read a WFDB record from its ``.hea`` path (or the path without extension)."""
+    hea, hdr = _checked_header(path, limits)
+    if _is_plain(hdr):
+        digital = _digital_plain(hdr, lambda name, dtype, count, offset: np.fromfile(
+            hea.parent / name, dtype=dtype, count=count, offset=offset))
+    else:
+        digital = _digital_wfdb(hea.with_suffix(""), hdr, hea.name)
+    return _record(hdr, digital, hea.name)
+
+
+def wfdb_length(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> tuple[int, float]:
+    """(samples per lead, rate) that `read_wfdb` returns for this record, from the header and
+    the signal files' sizes alone: no sample is read. Raises what `read_wfdb` would raise
+    for the header and files."""
+    hea, hdr = _checked_header(path, limits)
+    _, max_spf = _ecg_signals(hdr, hea.name)
+    return hdr.sig_len * max_spf, hdr.fs * max_spf
+
+
+def _checked_header(path: str | Path, limits: ReadLimits) -> tuple[Path, WfdbHeader]:
     path = Path(path)
     hea = path if path.suffix.lower() == ".hea" else path.with_name(path.name + ".hea")
     if not hea.is_file():
@@ -94,12 +113,7 @@ def read_wfdb(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
     hdr = parse_header(hea.read_bytes(), hea.name, limits)
     sizes = {name: _file_size(hea.parent / name) for name in hdr.files}
     check_signal_files(hdr, sizes, hea.name, limits)
-    if _is_plain(hdr):
-        digital = _digital_plain(hdr, lambda name, dtype, count, offset: np.fromfile(
-            hea.parent / name, dtype=dtype, count=count, offset=offset))
-    else:
-        digital = _digital_wfdb(hea.with_suffix(""), hdr, hea.name)
-    return _record(hdr, digital, hea.name)
+    return hea, hdr
 
 
 def read_wfdb_files(
@@ -421,7 +435,8 @@ def _digital_wfdb(base: Path, hdr: WfdbHeader, source: str) -> list[np.ndarray]:
     return [rec.d_signal[:, i] for i in range(rec.d_signal.shape[1])]
 
 
-def _record(hdr: WfdbHeader, digital: list[np.ndarray], source: str) -> Record:
+def _ecg_signals(hdr: WfdbHeader, source: str) -> tuple[list[int], int]:
+    """Indices of the signals in a voltage unit, and their largest samples-per-frame."""
     signals = hdr.signals
     keep = [i for i, s in enumerate(signals) if mv_scale(s["units"]) is not None]
     if not keep:
@@ -431,7 +446,12 @@ def _record(hdr: WfdbHeader, digital: list[np.ndarray], source: str) -> Record:
             "or V",
             code="no_ecg_channels",
         )
-    max_spf = max(signals[i]["spf"] for i in keep)
+    return keep, max(signals[i]["spf"] for i in keep)
+
+
+def _record(hdr: WfdbHeader, digital: list[np.ndarray], source: str) -> Record:
+    signals = hdr.signals
+    keep, max_spf = _ecg_signals(hdr, source)
     n_out = hdr.sig_len * max_spf
     out = np.empty((len(keep), n_out), dtype=np.float32)
     for row, i in enumerate(keep):
