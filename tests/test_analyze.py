@@ -74,6 +74,24 @@ def test_long_low_rate_record(fixtures_dir):
     assert abs(n_qrs - 6 * per_10s) <= 6  # the tile seams may add or drop a beat each
 
 
+def test_max_seconds_analyses_the_start_of_a_long_record_and_says_so(fixtures_dir):
+    base = read_record(fixtures_dir / "ludb" / "119.hea")
+    long = base.with_signal(np.tile(base.signal, 6))  # 60 s
+    a = analyze(long, max_seconds=20)
+    head = analyze(long.head(20))
+    assert a.record["duration_s"] == 60 and a.analysed_seconds == 20
+    assert a.signal.shape[1] == 20 * 500 and a.measurements == head.measurements
+    assert a.beats == head.beats and max(b["qrs_offset"] or 0 for b in a.beats) < 20
+    assert a.quality[0] == {
+        "code": "excerpt", "severity": "warning", "lead": None,
+        "message": "the recording lasts 1 min 00 s; only its first 20 s were analysed, and "
+                   "every measurement describes that stretch"}
+    assert a.quality[1:] == head.quality
+    whole = analyze(long, max_seconds=60)  # not longer than the bound: analysed whole
+    assert whole.analysed_seconds == 60 and all(f["code"] != "excerpt" for f in whole.quality)
+    assert a.to_dict()["analysed_seconds"] == 20
+
+
 def test_too_short_record_is_a_typed_error(fixtures_dir):
     rec = read_record(fixtures_dir / "ludb" / "1.hea")
     with pytest.raises(InvalidRecordError) as err:
@@ -86,6 +104,16 @@ def test_cli_analyze_json(fixtures_dir):
                                        "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["classification"] == "abnormal"
+
+
+def test_cli_analyze_reads_only_what_it_analyses(fixtures_dir):
+    result = CliRunner().invoke(main, ["analyze", str(fixtures_dir / "ludb" / "24.hea"),
+                                       "--json", "--max-seconds", "6"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["analysed_seconds"] == 6 and out["record"]["duration_s"] == 6
+    assert out["record"]["recording_duration_s"] == 10
+    assert out["quality"][0]["code"] == "excerpt"
 
 
 @pytest.mark.parametrize("name", ["1", "24", "119"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hearteye.io import read_edf, read_edf_bytes, read_wfdb
+from hearteye.io import ReadLimits, read_edf, read_edf_bytes, read_wfdb
 from hearteye.record import STANDARD_LEADS, normalise_lead_name
 from hostile_corpus import write_edf
 
@@ -40,6 +40,22 @@ def test_bytes_equal_path(fixtures_dir):
     a, b = read_edf(path), read_edf_bytes(path.read_bytes(), path.name)
     np.testing.assert_array_equal(a.signal, b.signal)
     assert a.meta == b.meta and a.meta.source == "ludb_024.edf"
+
+
+def test_max_seconds_decodes_only_the_first_data_records(fixtures_dir):
+    path = fixtures_dir / "edf" / "ludb_024.edf"
+    whole = read_edf(path)
+    start = read_edf_bytes(path.read_bytes(), path.name, ReadLimits(max_seconds=2.5))
+    per_record = read_edf_record_seconds(path)
+    n = int(np.ceil(2.5 / per_record) * per_record * whole.fs)  # whole data records
+    assert start.n_samples == n < whole.n_samples
+    np.testing.assert_array_equal(start.signal, whole.signal[:, :n])
+    assert start.meta.recording_duration_s == pytest.approx(whole.duration)
+    assert whole.meta.recording_duration_s is None
+
+
+def read_edf_record_seconds(path) -> float:
+    return float(path.read_bytes()[244:252].decode().strip())  # EDF header: record duration
 
 
 def test_two_rates_are_resampled_not_padded():

@@ -9,7 +9,7 @@ import pytest
 import wfdb
 
 from hearteye.errors import InvalidRecordError
-from hearteye.io import read_wfdb, read_wfdb_files
+from hearteye.io import ReadLimits, read_wfdb, read_wfdb_files
 from hearteye.io.wfdb import wfdb_length
 from hearteye.record import STANDARD_LEADS
 
@@ -130,6 +130,21 @@ def test_dat_formats_match_wfdb(tmp_path, fmt):
     assert np.abs(rec.signal[1]).max() > 0.3  # the decoded values are the signal, not noise
     mem = read_wfdb_files({p.name: p.read_bytes() for p in tmp_path.iterdir()}, "r.hea")
     np.testing.assert_array_equal(mem.signal, rec.signal)
+
+
+@pytest.mark.parametrize("fmt", ["16", "212", "516"])  # plain, packed, FLAC
+def test_max_seconds_decodes_only_the_start(tmp_path, fmt):
+    _write_two_leads(tmp_path, fmt, 1000.0)  # 5 s at 500 Hz
+    whole = read_wfdb(tmp_path / "r.hea")
+    start = read_wfdb(tmp_path / "r.hea", ReadLimits(max_seconds=1.5))
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert read_wfdb_files(files, "r.hea", ReadLimits(max_seconds=1.5)).signal.tobytes() == (
+        start.signal.tobytes())
+    assert start.n_samples == 750 and start.meta.recording_duration_s == 5.0
+    assert start.recording_duration == 5.0 and whole.recording_duration == 5.0
+    np.testing.assert_array_equal(start.signal, whole.signal[:, :750])
+    assert read_wfdb(tmp_path / "r.hea", ReadLimits(max_seconds=9)).meta.recording_duration_s \
+        is None  # shorter than the bound: read whole
 
 
 def test_missing_sample_count_is_inferred_from_the_file(fixtures_dir, tmp_path):

@@ -19,7 +19,7 @@ from hearteye.classify import get_classifier, range_reasons
 from hearteye.delineate.runtime import Delineation, get_delineator
 from hearteye.errors import InvalidRecordError
 from hearteye.features import feature_vector, measure
-from hearteye.quality import MIN_DURATION_S, QualityFlag, assess
+from hearteye.quality import MIN_DURATION_S, QualityFlag, assess, excerpt_flag
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
 
@@ -31,7 +31,9 @@ class Analysis:
     ``signal`` is the display copy: band-passed and notched, in mV, at ``fs`` (500 Hz),
     ``signal[lead, sample]`` with lead names ``leads``. ``beats`` are global beats as dicts of
     seconds from the record start (``p_onset, p_offset, qrs_onset, qrs_offset, t_offset``,
-    ``None`` where a wave is absent); ``lead_beats`` the same per lead.
+    ``None`` where a wave is absent); ``lead_beats`` the same per lead. ``record`` describes
+    the whole recording; ``analysed_seconds`` how much of it, from the start, was analysed
+    (less only when the caller set ``max_seconds``; an ``excerpt`` quality flag says so).
     """
 
     record: dict  # Record.summary()
@@ -47,6 +49,7 @@ class Analysis:
     model: str  # name + version of the classifier that decided
     delineator: str  # name + version of the delineation model
     reasons: list[dict] = field(default_factory=list)  # [{"feature", "value", "effect", "text"}]
+    analysed_seconds: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no samples): what `hearteye analyze --json` prints and the
@@ -64,6 +67,7 @@ class Analysis:
             "model": self.model,
             "delineator": self.delineator,
             "reasons": self.reasons,
+            "analysed_seconds": self.analysed_seconds,
         }
 
 
@@ -102,15 +106,24 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
 
 
 def analyze(record: Record, *, model: str | None = None,
-            notch_hz: float | None = 50.0) -> Analysis:
+            notch_hz: float | None = 50.0, max_seconds: float | None = None) -> Analysis:
     """Run the whole chain on ``record``. ``model``: "xgboost" | "random_forest" | None (the
-    shipped default: the better one by cross-validated AUC)."""
+    shipped default: the better one by cross-validated AUC). ``max_seconds``: analyse only
+    the first ``max_seconds`` of a longer record, which bounds time and memory (a 24 h
+    2-lead Holter analysed whole takes minutes and ~4 GB); an ``excerpt`` flag says so."""
+    whole = record
+    if max_seconds is not None and record.duration > max_seconds:
+        record = record.head(max_seconds)
     m = measure_record(record, notch_hz=notch_hz)
+    quality = [f.to_dict() for f in m.quality]
+    # The reader may already have read only the start (`ReadLimits.max_seconds`).
+    if whole.recording_duration - record.duration > 1.0 / record.fs:
+        quality.insert(0, excerpt_flag(whole.recording_duration, record.duration).to_dict())
     decision = get_classifier().predict(m.features(), model)
     d = m.delineation
     reasons = decision.contributions + range_reasons(m.measurements)
     return Analysis(
-        record=record.summary(),
+        record=whole.summary(),
         fs=m.fs,
         leads=record.leads,
         signal=m.display,
@@ -121,12 +134,13 @@ def analyze(record: Record, *, model: str | None = None,
             "leads": {lead: {k: _round(v) for k, v in waves.items()}
                       for lead, waves in m.measurements["leads"].items()},
         },
-        quality=[f.to_dict() for f in m.quality],
+        quality=quality,
         classification=decision.classification,
         probability_abnormal=round(decision.probability_abnormal, 4),
         model=decision.model,
         delineator=delineator_version(),
         reasons=reasons,
+        analysed_seconds=round(record.duration, 6),
     )
 
 

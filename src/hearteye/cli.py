@@ -245,13 +245,18 @@ def serve(host: str, port: int, workers: int | None) -> None:
               help="Classifier (default: the shipped default, the better by CV AUC).")
 @click.option("--notch", type=click.Choice(["50", "60", "none"]), default="50",
               show_default=True, help="Mains frequency to remove.")
-def analyze(path: str, as_json: bool, model: str | None, notch: str) -> None:
+@click.option("--max-seconds", type=click.FloatRange(min=2.0), default=None,
+              help="Read and analyse only the first this many seconds (as the service does "
+                   "with ANALYZE_MAX_SECONDS) [default: the whole recording].")
+def analyze(path: str, as_json: bool, model: str | None, notch: str,
+            max_seconds: float | None) -> None:
     """Read, clean, delineate, measure and classify one ECG (.hea, .edf or .zip)."""
     from hearteye.analyze import analyze as run_analysis
-    from hearteye.io import read_record
+    from hearteye.io import ReadLimits, read_record
 
     try:
-        result = run_analysis(read_record(path), model=model,
+        record = read_record(path, ReadLimits(max_seconds=max_seconds))
+        result = run_analysis(record, model=model, max_seconds=max_seconds,
                               notch_hz=None if notch == "none" else float(notch))
     except HeartEyeError as err:
         fail(err)

@@ -17,6 +17,8 @@ Thresholds, and why:
 * too short: under 2 s, fewer than two beats at normal rates: no RR interval, no rhythm.
 * mains noise: after the configured filtering, power within +-1 Hz of 50 or 60 Hz above 5 % of
   the 1-40 Hz ECG band power (the notch should leave well under 1 %).
+* excerpt: the caller analysed only the start of a longer recording (`excerpt_flag`; the
+  service bounds each request's time and memory that way).
 """
 
 from __future__ import annotations
@@ -40,13 +42,29 @@ MAINS_RATIO = 0.05
 
 @dataclass(frozen=True)
 class QualityFlag:
-    code: str  # flat_lead | clipping | non_finite | too_short | mains_noise
+    code: str  # flat_lead | clipping | non_finite | too_short | mains_noise | excerpt
     severity: str  # "warning" (measure with care) | "error" (cannot be analysed)
     lead: str | None
     message: str
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def excerpt_flag(duration_s: float, analysed_s: float) -> QualityFlag:
+    """The record lasts ``duration_s`` but only its first ``analysed_s`` were analysed."""
+    return QualityFlag(
+        "excerpt", "warning", None,
+        f"the recording lasts {_clock(duration_s)}; only its first {_clock(analysed_s)} "
+        "were analysed, and every measurement describes that stretch")
+
+
+def _clock(seconds: float) -> str:
+    h, rest = divmod(int(round(seconds)), 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h} h {m:02d} min {s:02d} s"
+    return f"{m} min {s:02d} s" if m else f"{seconds:g} s"
 
 
 def assess(record: Record, notch_hz: float | None = 50.0,

@@ -50,6 +50,9 @@ class RecordMeta:
     record_name: str | None = None
     original_units: tuple[str, ...] = ()  # per lead, as the file gave them (uV, mV, V)
     original_fs: float | None = None  # before any resampling done while reading
+    # The whole recording's length when the reader decoded only its start
+    # (`ReadLimits.max_seconds`); None when the signal holds all of it.
+    recording_duration_s: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -91,12 +94,23 @@ class Record:
         """Length in seconds."""
         return self.n_samples / self.fs
 
+    @property
+    def recording_duration(self) -> float:
+        """Length in seconds of the whole recording (longer than `duration` when only its
+        start was read)."""
+        return self.meta.recording_duration_s or self.duration
+
     def lead(self, name: str) -> np.ndarray:
         """One lead's samples, by standard or given name."""
         try:
             return self.signal[self.leads.index(normalise_lead_name(name))]
         except ValueError:
             raise KeyError(f"no lead {name!r}; this record has {', '.join(self.leads)}") from None
+
+    def head(self, seconds: float) -> Record:
+        """The first ``seconds`` of the record, copied (so the whole one can be freed)."""
+        n = max(0, int(round(seconds * self.fs)))
+        return replace(self, signal=self.signal[:, :n].copy())
 
     def with_signal(self, signal: np.ndarray, fs: float | None = None) -> Record:
         """A copy with new samples (same leads and metadata), e.g. after filtering."""
@@ -114,6 +128,7 @@ class Record:
             "leads": list(self.leads),
             "n_samples": self.n_samples,
             "duration_s": round(self.duration, 6),
+            "recording_duration_s": round(self.recording_duration, 6),
             "units": self.units,
             "original_units": list(m.original_units),
             "age": m.age,

@@ -12,6 +12,7 @@ import io
 import secrets
 import zipfile
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image
@@ -210,6 +211,32 @@ def test_plot_on_upload_setting(make_app):
     headers = bearer(login(client)["access_token"])
     rec = upload(client, headers, [zipped(ludb_files("1"))]).json
     png_ok(app.extensions["hearteye"].storage.get(ecg_keys(rec["file_id"]).plot))
+
+
+def test_long_upload_is_stored_whole_and_its_start_analysed(make_app, tmp_path):
+    import wfdb
+
+    from .api_helpers import FIXTURES
+
+    rec = wfdb.rdrecord(str(FIXTURES / "ludb" / "1"), channels=[0, 1, 6], physical=False)
+    wfdb.wrsamp("holter", fs=rec.fs, units=["mV"] * 3, sig_name=["I", "II", "V1"],
+                d_signal=np.tile(rec.d_signal, (4, 1)), fmt=["16"] * 3, adc_gain=rec.adc_gain,
+                baseline=rec.baseline, write_dir=str(tmp_path))  # 40 s
+    files = [(n, (tmp_path / n).read_bytes()) for n in ("holter.hea", "holter.dat")]
+    app = make_app(analyze_max_seconds=15)
+    client = app.test_client()
+    register(client)
+    headers = bearer(login(client)["access_token"])
+    resp = upload(client, headers, files)
+    assert resp.status_code == 201, resp.json
+    out = resp.json
+    assert out["duration_s"] == 40 and out["summary"]["analysed_seconds"] == 15
+    assert out["summary"]["quality"][0]["code"] == "excerpt"
+    stored = app.extensions["hearteye"].storage.get(ecg_keys(out["file_id"]).upload)
+    with zipfile.ZipFile(io.BytesIO(stored)) as zf:
+        assert zf.read("holter.dat") == dict(files)["holter.dat"]  # nothing lost
+    leads = client.get(f"/ecg/{out['file_id']}/leads?seconds=60", headers=headers).json
+    assert leads["duration"] == 15 and not leads["truncated"]
 
 
 # ------------------------------------------------------------------------ consistency

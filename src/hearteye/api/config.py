@@ -89,6 +89,7 @@ class Settings:
     public_base_url: str = ""  # "" -> the request's own host
     trusted_proxies: int = 0
     leads_max_seconds: int = 60
+    analyze_max_seconds: int = 300  # longer uploads: the first 5 min are analysed (flagged)
     orphan_grace_s: int = 900
     auto_migrate: bool = True
     log_level: str = "INFO"
@@ -139,6 +140,7 @@ class Settings:
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0),
             leads_max_seconds=_int(env, "LEADS_MAX_SECONDS", 60, 1),
+            analyze_max_seconds=_int(env, "ANALYZE_MAX_SECONDS", 300, 10),
             orphan_grace_s=_int(env, "ORPHAN_GRACE_SECONDS", 900, 0),
             auto_migrate=_bool(env.get("DB_AUTO_MIGRATE"), True),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),

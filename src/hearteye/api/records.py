@@ -33,7 +33,7 @@ from hearteye.api import db
 from hearteye.api.errors import ecg_not_found
 from hearteye.api.models import Ecg, User, utcnow
 from hearteye.api.storage import NotFoundInStorage, Storage, StorageError, ecg_keys
-from hearteye.io import UploadLimits, parse_upload
+from hearteye.io import ReadLimits, UploadLimits, parse_upload
 from hearteye.plot import render_png
 from hearteye.record import Record
 
@@ -67,9 +67,15 @@ def new_file_id() -> str:
 def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) -> tuple[Ecg, dict]:
     """Analyse an upload and persist it; returns the row and the analysis summary."""
     svc = _services()
-    record = parse_upload(files, UploadLimits(max_upload_bytes=svc.settings.max_upload_bytes))
+    # Only what will be analysed is decoded: memory follows ANALYZE_MAX_SECONDS, not the
+    # recording's length (a 16 MB FLAC-coded WFDB upload can hold 100 M samples).
+    record = parse_upload(files, UploadLimits(
+        max_upload_bytes=svc.settings.max_upload_bytes,
+        read=ReadLimits(max_seconds=svc.settings.analyze_max_seconds)))
     record = _with_patient(record, form)
-    analysis = analyze(record)
+    # A long upload (a Holter) is stored whole, but only its start is analysed: a 24 h
+    # 2-lead record analysed whole takes ~4 GB and minutes, past the worker timeout.
+    analysis = analyze(record, max_seconds=svc.settings.analyze_max_seconds)
     # The plot is drawn here only if configured: by default on its first GET (plot_png), which
     # keeps ~20 ms of drawing off every upload; it is a cache derived from the stored files.
     png = render_png(analysis, patient={"name": form.patient_name, "age": _age(form, record),
@@ -159,7 +165,7 @@ def _row(user: User, form: PatientForm, record: Record, analysis: Analysis, summ
         upload_date=utcnow(), source_name=source_name,
         source_format="edf" if source.endswith((".edf", ".bdf")) else "wfdb",
         upload_content_type=content_type, fs=float(record.fs), n_leads=record.n_leads,
-        duration_s=round(float(record.duration), 3),
+        duration_s=round(float(record.recording_duration), 3),
         classification="Abnormal" if analysis.classification.lower() == "abnormal" else "Normal",
         probability_abnormal=p_abn,
         heart_rate=_value(glob, "heart_rate"),
@@ -338,7 +344,7 @@ def stored_analysis(ecg: Ecg) -> Analysis:
         quality=s.get("quality", []), classification=s.get("classification", "normal"),
         probability_abnormal=float(s.get("probability_abnormal", ecg.probability_abnormal)),
         model=s.get("model", ecg.model), delineator=s.get("delineator", ecg.delineator),
-        reasons=s.get("reasons", []))
+        reasons=s.get("reasons", []), analysed_seconds=s.get("analysed_seconds"))
 
 
 def ecg_by_file_id(file_id: str) -> Ecg:

@@ -38,6 +38,9 @@ class ReadLimits:
     max_values: int = 268_435_456  # leads x samples after reading (1 GiB of float32)
     min_duration_s: float = 0.5
     max_header_bytes: int = 1_048_576
+    # Decode only the first this many seconds (the files are still checked whole); the
+    # Record's meta then gives the whole recording's length. None: decode everything.
+    max_seconds: float | None = None
 
 
 def mv_scale(unit: str | None) -> float | None:

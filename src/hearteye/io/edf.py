@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -264,12 +264,16 @@ def _decode(path: Path, hdr: EdfHeader, source: str, limits: ReadLimits) -> Reco
     keep = [i for i, s in enumerate(hdr.signals) if _is_lead(s)]
     dropped = [s.label for s in hdr.signals if not s.is_annotation and not _is_lead(s)]
     spr_max = max(hdr.signals[i].samples_per_record for i in keep)
-    n_out = hdr.n_records * spr_max
+    n_records = hdr.n_records  # data records decoded: all, or the first max_seconds' worth
+    if limits.max_seconds is not None:
+        n_records = min(n_records, max(1, math.ceil(limits.max_seconds / hdr.record_duration)))
+    n_out = n_records * spr_max
     out = np.empty((len(keep), n_out), dtype=np.float32)
     try:
         with pyedflib.EdfReader(str(path)) as reader:
             for row, i in enumerate(keep):
-                out[row] = _lead(reader.readSignal(i), hdr.signals[i], spr_max)[:n_out]
+                n = n_records * hdr.signals[i].samples_per_record
+                out[row] = _lead(reader.readSignal(i, 0, n), hdr.signals[i], spr_max)[:n_out]
             info = _header_info(reader)
     except HeartEyeError:
         raise
@@ -285,7 +289,8 @@ def _decode(path: Path, hdr: EdfHeader, source: str, limits: ReadLimits) -> Reco
         signal=out,
         fs=fs,
         leads=tuple(normalise_lead_name(hdr.signals[i].label) for i in keep),
-        meta=_meta(hdr, info, source, keep, dropped),
+        meta=replace(_meta(hdr, info, source, keep, dropped), recording_duration_s=(
+            hdr.n_records * hdr.record_duration if n_records < hdr.n_records else None)),
     )
 
 

@@ -56,6 +56,7 @@ class WfdbHeader:
     sig_len: int | None
     signals: list[dict]  # per signal: file_name, fmt, spf, byte_offset, gain, baseline, ...
     comments: list[str] = field(default_factory=list)
+    recording_frames: int | None = None  # the whole sig_len, when only the start is decoded
 
     @property
     def files(self) -> dict[str, list[dict]]:
@@ -86,6 +87,7 @@ class WfdbHeader:
 def read_wfdb(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
     """Read a WFDB record from its ``.hea`` path (or the path without extension)."""
     hea, hdr = _checked_header(path, limits)
+    _keep_start(hdr, limits)
     if _is_plain(hdr):
         digital = _digital_plain(hdr, lambda name, dtype, count, offset: np.fromfile(
             hea.parent / name, dtype=dtype, count=count, offset=offset))
@@ -132,6 +134,7 @@ def read_wfdb_files(
     hdr = parse_header(raw, header_name, limits)
     sizes = {name: (len(files[name]) if name in files else None) for name in hdr.files}
     check_signal_files(hdr, sizes, header_name, limits)
+    _keep_start(hdr, limits)
     if _is_plain(hdr):
         digital = _digital_plain(hdr, lambda name, dtype, count, offset: np.frombuffer(
             files[name], dtype=dtype, count=count, offset=offset))
@@ -143,6 +146,16 @@ def read_wfdb_files(
             (Path(tmp) / name).write_bytes(files[name])
         digital = _digital_wfdb(base, hdr, header_name)
     return _record(hdr, digital, header_name)
+
+
+def _keep_start(hdr: WfdbHeader, limits: ReadLimits) -> None:
+    """Shorten a checked header to the first ``limits.max_seconds``: only those are decoded
+    (wfdb decodes packed and FLAC formats up to ``sampto`` only)."""
+    if limits.max_seconds is None:
+        return
+    frames = max(1, math.ceil(limits.max_seconds * hdr.fs))
+    if hdr.sig_len > frames:
+        hdr.recording_frames, hdr.sig_len = hdr.sig_len, frames
 
 
 def parse_header(raw: bytes, source: str, limits: ReadLimits = _DEFAULT_LIMITS) -> WfdbHeader:
@@ -501,6 +514,8 @@ def _meta(hdr: WfdbHeader, source: str, keep: list[int]) -> RecordMeta:
         record_name=hdr.record_name,
         original_units=tuple(hdr.signals[i]["units"] for i in keep),
         original_fs=hdr.fs,
+        recording_duration_s=None if hdr.recording_frames is None
+        else hdr.recording_frames / hdr.fs,
         extra=extra,
     )
 
