@@ -28,9 +28,10 @@ entries over 1 MiB, 64 entries. What they allow:
 * a 24 h 12-lead 500 Hz Holter (1 GB raw, 2 GB as float32) is refused with a message that
   says so: cut it into shorter files, or raise the limits for a batch job.
 
-The service also sets `ReadLimits.max_seconds` (ANALYZE_MAX_SECONDS): the whole upload is
-checked and stored, but only its start is decoded, so memory follows that bound rather than
-the recording's length or its compression (FLAC-coded WFDB packs ~6x more samples than bytes,
+The service also sets `ReadLimits.max_seconds` (ANALYZE_MAX_SECONDS): the upload is stored
+whole and its files' sizes are checked against the header, but only its start is decoded
+(damage further on goes unnoticed until a batch job reads it all), so memory follows that
+bound rather than the recording's length or its compression (FLAC-coded WFDB packs ~6x more samples than bytes,
 and a flat signal far more). See `benchmarks/long_upload.py`.
 """
 
