@@ -141,8 +141,11 @@ def test_bad_tokens_are_401_with_the_error_shape(client):
     other_key = pyjwt.encode(claims, "another-secret-" + "y" * 40, algorithm="HS256")
     expired = pyjwt.encode({**claims, "exp": int(time.time()) - 10}, TEST_SECRET,
                            algorithm="HS256")
+    forever = pyjwt.encode({k: v for k, v in claims.items() if k != "exp"}, TEST_SECRET,
+                           algorithm="HS256")  # the right key, but no expiry
     for token, code in [(tampered, "invalid_token"), (alg_none, "invalid_token"),
                         (other_key, "invalid_token"), (expired, "token_expired"),
+                        (forever, "invalid_token"),
                         ("garbage", "invalid_token")]:
         assert_error(client.get("/auth/me", headers=bearer(token)), 401, code)
     assert_error(client.get("/auth/me"), 401, "missing_token")

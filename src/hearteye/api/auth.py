@@ -206,6 +206,11 @@ def init_jwt(app) -> JWTManager:
             return None
         return db.session().get(User, user_id)
 
+    @jwt.token_verification_loader
+    def _expires(_header, payload) -> bool:
+        # Every token this service issues expires; one without `exp` would work forever.
+        return "exp" in payload
+
     @jwt.token_in_blocklist_loader
     def _revoked(_header, payload) -> bool:
         return app.extensions["hearteye"].revocations.is_revoked(payload["jti"])

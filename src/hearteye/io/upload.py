@@ -31,8 +31,8 @@ entries over 1 MiB, 64 entries. What they allow:
 The service also sets `ReadLimits.max_seconds` (ANALYZE_MAX_SECONDS): the upload is stored
 whole and its files' sizes are checked against the header, but only its start is decoded
 (damage further on goes unnoticed until a batch job reads it all), so memory follows that
-bound rather than the recording's length or its compression (FLAC-coded WFDB packs ~6x more samples than bytes,
-and a flat signal far more). See `benchmarks/long_upload.py`.
+bound rather than the recording's length or its compression (FLAC-coded WFDB packs ~6x more
+samples than bytes, and a flat signal far more). See `benchmarks/long_upload.py`.
 """
 
 from __future__ import annotations
