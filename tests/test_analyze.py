@@ -92,6 +92,22 @@ def test_max_seconds_analyses_the_start_of_a_long_record_and_says_so(fixtures_di
     assert a.to_dict()["analysed_seconds"] == 20
 
 
+def test_a_header_with_a_wrong_gain_is_flagged_not_trusted(fixtures_dir, tmp_path):
+    import re
+    import shutil
+
+    text = (fixtures_dir / "ludb" / "1.hea").read_text()
+    # Every lead's gain divided by 10,000 (as if given per 10 V): amplitudes x10,000.
+    (tmp_path / "1.hea").write_text(re.sub(
+        r"16 (\d+)\(", lambda m: f"16 {int(m.group(1)) / 10000:g}(", text))
+    shutil.copy(fixtures_dir / "ludb" / "1.dat", tmp_path / "1.dat")
+    a = analyze(read_record(tmp_path / "1.hea"))
+    flagged = {f["lead"] for f in a.quality if f["code"] == "implausible_amplitude"}
+    assert flagged == set(a.leads)
+    assert not [f for f in analyze(read_record(fixtures_dir / "ludb" / "1.hea")).quality
+                if f["code"] == "implausible_amplitude"]
+
+
 def test_too_short_record_is_a_typed_error(fixtures_dir):
     rec = read_record(fixtures_dir / "ludb" / "1.hea")
     with pytest.raises(InvalidRecordError) as err:

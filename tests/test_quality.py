@@ -56,6 +56,23 @@ def test_missing_samples_are_flagged(record):
     assert "100 of 5000" in next(f.message for f in flags if f.code == "non_finite")
 
 
+@pytest.mark.parametrize("filtered", [False, True])
+def test_implausible_amplitude_is_flagged_and_a_dc_offset_is_not(record, filtered):
+    from hearteye.signal import PreprocessConfig, preprocess
+
+    def check(rec):
+        pp = preprocess(rec, PreprocessConfig(target_fs=None, zscore=False))
+        return assess(rec, filtered=(pp.signal, pp.fs) if filtered else None)
+
+    sig = record.signal.copy()
+    sig[2] *= 1000.0  # lead III's gain read per volt instead of per millivolt
+    sig[5] += 300.0  # aVF with a 300 mV electrode offset: harmless once filtered
+    flags = check(record.with_signal(sig))
+    assert [(f.code, f.lead, f.severity) for f in flags] == [
+        ("implausible_amplitude", "III", "error")]
+    assert check(record) == []
+
+
 def test_too_short_record_is_an_error(record):
     short = record.with_signal(record.signal[:, :750])  # 1.5 s
     flags = assess(short)

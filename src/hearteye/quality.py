@@ -17,6 +17,10 @@ Thresholds, and why:
 * too short: under 2 s, fewer than two beats at normal rates: no RR interval, no rhythm.
 * mains noise: after the configured filtering, power within +-1 Hz of 50 or 60 Hz above 5 % of
   the 1-40 Hz ECG band power (the notch should leave well under 1 %).
+* implausible amplitude: after filtering (so a DC offset does not count), the lead's 99.9th
+  percentile of |x| above 50 mV. A surface ECG does not get there: across the 297 staged
+  LUDB, Challenge and PTB records the largest is 7.3 mV (largest sample 11.4 mV). A wrong
+  gain or unit in the header does (a gain given per volt where mV was meant is x1000).
 * excerpt: the caller analysed only the start of a longer recording (`excerpt_flag`; the
   service bounds each request's time and memory that way).
 """
@@ -38,11 +42,13 @@ CLIP_RUN = 3
 CLIP_MIN_RUNS = 3
 CLIP_MIN_OFFSET_MV = 0.5
 MAINS_RATIO = 0.05
+IMPLAUSIBLE_MV = 50.0
 
 
 @dataclass(frozen=True)
 class QualityFlag:
-    code: str  # flat_lead | clipping | non_finite | too_short | mains_noise | excerpt
+    code: str  # flat_lead | clipping | non_finite | too_short | mains_noise |
+    #            implausible_amplitude | excerpt
     severity: str  # "warning" (measure with care) | "error" (cannot be analysed)
     lead: str | None
     message: str
@@ -84,6 +90,7 @@ def assess(record: Record, notch_hz: float | None = 50.0,
     for name, lead in zip(record.leads, record.signal, strict=True):
         flags.extend(_lead_flags(name, lead))
     unusable = {f.lead for f in flags if f.code == "flat_lead" or f.severity == "error"}
+    flags.extend(_amplitude_flags(record, unusable, filtered))
     flags.extend(_mains_flags(record, notch_hz, unusable, filtered))
     return flags
 
@@ -131,6 +138,24 @@ def _clipped_fraction(x: np.ndarray) -> float:
         if long_runs.size >= CLIP_MIN_RUNS:
             total += int(long_runs.sum())
     return total / x.size
+
+
+def _amplitude_flags(record: Record, skip: set,
+                     filtered: tuple[np.ndarray, float] | None) -> list[QualityFlag]:
+    if filtered is not None:
+        x = filtered[0]
+    else:  # without the filtered copy, removing each lead's median takes out a DC offset
+        x = np.nan_to_num(record.signal - np.nanmedian(record.signal, axis=-1, keepdims=True))
+    if x.shape[-1] == 0:
+        return []
+    level = np.percentile(np.abs(x), 99.9, axis=-1)
+    return [QualityFlag(
+        "implausible_amplitude", "error", name,
+        f"lead {name} reaches {v:.3g} mV, beyond any surface ECG (a few mV): the file's gain "
+        "or unit is probably wrong, so this lead's amplitudes, axes and voltage criteria are "
+        "meaningless")
+        for name, v in zip(record.leads, level, strict=True)
+        if v > IMPLAUSIBLE_MV and name not in skip]
 
 
 def _mains_flags(record: Record, notch_hz: float | None, skip: set,
