@@ -32,8 +32,10 @@ class Analysis:
     ``signal[lead, sample]`` with lead names ``leads``. ``beats`` are global beats as dicts of
     seconds from the record start (``p_onset, p_offset, qrs_onset, qrs_offset, t_offset``,
     ``None`` where a wave is absent); ``lead_beats`` the same per lead. ``record`` describes
-    the whole recording; ``analysed_seconds`` how much of it, from the start, was analysed
-    (less only when the caller set ``max_seconds``; an ``excerpt`` quality flag says so).
+    what was analysed (``duration_s``) and the whole recording (``recording_duration_s``);
+    ``analysed_seconds`` is how much of it, from the start, was analysed (less only when the
+    record was cut to ``max_seconds``, by `analyze` or by the reader; an ``excerpt`` quality
+    flag then says so).
     """
 
     record: dict  # Record.summary()
@@ -111,19 +113,18 @@ def analyze(record: Record, *, model: str | None = None,
     shipped default: the better one by cross-validated AUC). ``max_seconds``: analyse only
     the first ``max_seconds`` of a longer record, which bounds time and memory (a 24 h
     2-lead Holter analysed whole takes minutes and ~4 GB); an ``excerpt`` flag says so."""
-    whole = record
-    if max_seconds is not None and record.duration > max_seconds:
+    if max_seconds is not None:
         record = record.head(max_seconds)
     m = measure_record(record, notch_hz=notch_hz)
     quality = [f.to_dict() for f in m.quality]
-    # The reader may already have read only the start (`ReadLimits.max_seconds`).
-    if whole.recording_duration - record.duration > 1.0 / record.fs:
-        quality.insert(0, excerpt_flag(whole.recording_duration, record.duration).to_dict())
+    # Cut here or by the reader (`ReadLimits.max_seconds`): either way the record knows.
+    if record.recording_duration - record.duration > 1.0 / record.fs:
+        quality.insert(0, excerpt_flag(record.recording_duration, record.duration).to_dict())
     decision = get_classifier().predict(m.features(), model)
     d = m.delineation
     reasons = decision.contributions + range_reasons(m.measurements)
     return Analysis(
-        record=whole.summary(),
+        record=record.summary(),
         fs=m.fs,
         leads=record.leads,
         signal=m.display,

@@ -108,9 +108,13 @@ class Record:
             raise KeyError(f"no lead {name!r}; this record has {', '.join(self.leads)}") from None
 
     def head(self, seconds: float) -> Record:
-        """The first ``seconds`` of the record, copied (so the whole one can be freed)."""
+        """The first ``seconds`` of the record, copied (so the whole one can be freed); like a
+        reader told `ReadLimits.max_seconds`, it remembers the whole recording's length."""
         n = max(0, int(round(seconds * self.fs)))
-        return replace(self, signal=self.signal[:, :n].copy())
+        if n >= self.n_samples:
+            return self
+        meta = replace(self.meta, recording_duration_s=self.recording_duration)
+        return replace(self, signal=self.signal[:, :n].copy(), meta=meta)
 
     def with_signal(self, signal: np.ndarray, fs: float | None = None) -> Record:
         """A copy with new samples (same leads and metadata), e.g. after filtering."""
