@@ -175,6 +175,9 @@ def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_pa
                                                            monkeypatch):
     from distributed import LocalCluster
 
+    # One shard in flight per worker: fewer than the 4 shards, so both schedulers hand
+    # out later shards as earlier ones finish.
+    monkeypatch.setattr(prepare_module, "_IN_FLIGHT", 1)
     with monkeypatch.context() as m:
         m.setattr(prepare_module, "_CSV_ROWS", 4)  # the CSV read in several chunks
         one = prepare_split(eight_records, tmp_path / "w1", workers=1, shard_size=2)

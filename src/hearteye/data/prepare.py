@@ -108,6 +108,7 @@ _FIELD = {"X_data": "x", "Y_data": "y", "M_data": "m", "Y_lead_data": "y_lead",
           "M_lead_data": "m_lead"}  # RecordOutput attribute of each array
 _COPY_BUFFER = 16 << 20
 _CSV_ROWS = 4096  # CSV rows parsed at a time by the parent
+_IN_FLIGHT = 2  # shards handed out per worker at a time: one running, one waiting
 
 
 def _array_specs(n: int, size: int, per_lead: bool) -> dict[str, tuple[tuple, str]]:
@@ -307,7 +308,7 @@ def _run_local(tasks: Iterator[tuple], workers: int, tally: _Tally) -> None:
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         # Bounded in-flight submissions: the parent never lays out or queues the data set.
-        running = {pool.submit(run_shard, *t) for t in islice(tasks, 2 * workers)}
+        running = {pool.submit(run_shard, *t) for t in islice(tasks, _IN_FLIGHT * workers)}
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -319,7 +320,7 @@ def _run_dask(tasks: Iterator[tuple], scheduler: str, tally: _Tally) -> None:
     from distributed import Client, as_completed
 
     with Client(scheduler) as client:
-        slots = 2 * max(1, sum(client.nthreads().values()))
+        slots = _IN_FLIGHT * max(1, sum(client.nthreads().values()))
         futures = as_completed([client.submit(run_shard, *t, pure=False)
                                 for t in islice(tasks, slots)])
         for fut in futures:
