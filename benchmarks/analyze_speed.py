@@ -40,8 +40,10 @@ def main() -> None:
     print(f"{'':10s} {'median':>8s} {'p95':>8s} {'max':>8s}   (ms)")
     for name, v in (("read", r), ("analyze", a)):
         print(f"{name:10s} {np.median(v):8.1f} {np.percentile(v, 95):8.1f} {v.max():8.1f}")
-    print(f"analyze / read at the median: {np.median(a) / np.median(r):.0f}x; "
-          f"records over 100 ms: {(a > 100).sum()} (goal 0)")
+    print(
+        f"analyze / read at the median: {np.median(a) / np.median(r):.0f}x; "
+        f"records over 100 ms: {(a > 100).sum()} (goal 0)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,15 +33,23 @@ FALLBACK_DATA = REPO / "tests" / "fixtures" / "ludb"
 
 def load_uploads(folder: Path, limit: int) -> list[list[tuple[str, bytes]]]:
     heads = sorted(folder.glob("*.hea"), key=lambda p: (len(p.stem), p.stem))[:limit]
-    return [[(h.name, h.read_bytes()), (h.with_suffix(".dat").name,
-                                        h.with_suffix(".dat").read_bytes())] for h in heads]
+    return [
+        [(h.name, h.read_bytes()), (h.with_suffix(".dat").name, h.with_suffix(".dat").read_bytes())]
+        for h in heads
+    ]
 
 
 def stats(latencies: list[float], elapsed: float, errors: int) -> dict:
     lat = np.asarray(latencies) * 1000.0
     pct = np.percentile(lat, [50, 95, 99]) if lat.size else [float("nan")] * 3
-    return {"requests": int(lat.size), "rps": lat.size / elapsed, "p50": pct[0],
-            "p95": pct[1], "p99": pct[2], "errors": errors}
+    return {
+        "requests": int(lat.size),
+        "rps": lat.size / elapsed,
+        "p50": pct[0],
+        "p95": pct[1],
+        "p99": pct[2],
+        "errors": errors,
+    }
 
 
 # ------------------------------------------------------------------------- baseline
@@ -75,9 +83,14 @@ def run_service(url: str, uploads, clients: int, seconds: float) -> dict:
 
     headers = new_account(url, "bench")
     # Warm every worker's models before timing.
-    for files in uploads[:clients * 2]:
-        requests.post(f"{url}/predict", headers=headers, timeout=120,
-                      files=[("file", f) for f in files], data={"patient_name": "warm-up"})
+    for files in uploads[: clients * 2]:
+        requests.post(
+            f"{url}/predict",
+            headers=headers,
+            timeout=120,
+            files=[("file", f) for f in files],
+            data={"patient_name": "warm-up"},
+        )
 
     latencies: list[float] = []
     errors = [0]
@@ -93,9 +106,13 @@ def run_service(url: str, uploads, clients: int, seconds: float) -> dict:
             i += clients
             t = time.perf_counter()
             try:
-                r = session.post(f"{url}/predict", headers=headers, timeout=120,
-                                 files=[("file", f) for f in files],
-                                 data={"patient_name": f"load {k}", "age": "50", "gender": "F"})
+                r = session.post(
+                    f"{url}/predict",
+                    headers=headers,
+                    timeout=120,
+                    files=[("file", f) for f in files],
+                    data={"patient_name": f"load {k}", "age": "50", "gender": "F"},
+                )
                 ok = r.status_code == 201
                 code = r.status_code
             except requests.RequestException:
@@ -127,8 +144,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_dir()
-                    else FALLBACK_DATA)
+    ap.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA if DEFAULT_DATA.is_dir() else FALLBACK_DATA
+    )
     ap.add_argument("--records", type=int, default=50, help="distinct LUDB records to cycle")
     ap.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
     args = ap.parse_args()
@@ -136,9 +154,12 @@ def main() -> None:
     uploads = load_uploads(args.data, args.records)
     if not uploads:
         raise SystemExit(f"no .hea records under {args.data}")
-    print(f"{len(uploads)} LUDB records from {args.data}; {args.clients} clients, "
-          f"{args.workers} gunicorn workers, {args.seconds:g} s per phase, "
-          f"{os.cpu_count()} CPUs", flush=True)
+    print(
+        f"{len(uploads)} LUDB records from {args.data}; {args.clients} clients, "
+        f"{args.workers} gunicorn workers, {args.seconds:g} s per phase, "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     base = run_analyze(uploads, args.seconds)
     with tempfile.TemporaryDirectory(prefix="hearteye-bench-") as tmp:
@@ -148,16 +169,24 @@ def main() -> None:
         finally:
             stop_server(proc)
 
-    rows = [("requests", "{:d}"), ("rps", "{:.1f}"), ("p50", "{:.1f} ms"),
-            ("p95", "{:.1f} ms"), ("p99", "{:.1f} ms"), ("errors", "{:d}")]
+    rows = [
+        ("requests", "{:d}"),
+        ("rps", "{:.1f}"),
+        ("p50", "{:.1f} ms"),
+        ("p95", "{:.1f} ms"),
+        ("p99", "{:.1f} ms"),
+        ("errors", "{:d}"),
+    ]
     print(f"\n{'':10s} {'analyze (1 process)':>22s} {'POST /predict':>22s} {'ratio':>8s}")
     for key, fmt in rows:
         a, s = base[key], svc[key]
         ratio = (s / a) if key in ("p50", "p95", "p99", "rps") and a else float("nan")
         print(f"{key:10s} {fmt.format(a):>22s} {fmt.format(s):>22s} {ratio:8.2f}")
     print(f"\nstatus codes: {svc['codes']}")
-    print(f"service overhead at p50: {svc['p50'] / base['p50']:.2f}x (goal < 1.5); "
-          f"p50 /predict {svc['p50']:.0f} ms (goal < 150); errors {svc['errors']} (goal 0)")
+    print(
+        f"service overhead at p50: {svc['p50'] / base['p50']:.2f}x (goal < 1.5); "
+        f"p50 /predict {svc['p50']:.0f} ms (goal < 150); errors {svc['errors']} (goal 0)"
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,13 @@ from hearteye.record import Record  # noqa: E402
 from hearteye.signal import resample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-NK_KEYS = {"p_onset": "ECG_P_Onsets", "p_offset": "ECG_P_Offsets", "qrs_onset": "ECG_R_Onsets",
-           "qrs_offset": "ECG_R_Offsets", "t_offset": "ECG_T_Offsets"}
+NK_KEYS = {
+    "p_onset": "ECG_P_Onsets",
+    "p_offset": "ECG_P_Offsets",
+    "qrs_onset": "ECG_R_Onsets",
+    "qrs_offset": "ECG_R_Offsets",
+    "t_offset": "ECG_T_Offsets",
+}
 
 
 def neurokit_lead(x: np.ndarray, fs: float) -> list[Beat]:
@@ -92,25 +97,31 @@ def main() -> int:
 
     def run_nk(record):
         t0 = time.perf_counter()
-        out = {lead: neurokit_lead(record.signal[i].astype(np.float64), record.fs)
-               for i, lead in enumerate(record.leads)}
+        out = {
+            lead: neurokit_lead(record.signal[i].astype(np.float64), record.fs)
+            for i, lead in enumerate(record.leads)
+        }
         t_nk.append(time.perf_counter() - t0)
         return out
 
     ours = evaluate_ludb(paths, run_model, Evaluator(500.0))
     theirs = evaluate_ludb(paths, run_nk, Evaluator(500.0))
 
-    print(f"\n{'boundary':<11} {'F1 HeartEye':>11} {'F1 NeuroKit':>11} {'ratio':>6}   "
-          f"{'strict tol':>10} {'HeartEye':>8} {'NeuroKit':>8}   "
-          f"{'err HeartEye ms':>16} {'err NeuroKit ms':>16}")
+    print(
+        f"\n{'boundary':<11} {'F1 HeartEye':>11} {'F1 NeuroKit':>11} {'ratio':>6}   "
+        f"{'strict tol':>10} {'HeartEye':>8} {'NeuroKit':>8}   "
+        f"{'err HeartEye ms':>16} {'err NeuroKit ms':>16}"
+    )
     for f in FIELDS:
         a, b = ours["boundaries"][f], theirs["boundaries"][f]
         k = f"f1_at_{STRICT_TOLERANCE_MS[f]:g}ms"
         ratio = a["f1"] / b["f1"] if b["f1"] else float("inf")
-        print(f"{LABELS[f]:<11} {a['f1']:>11.4f} {b['f1']:>11.4f} {ratio:>6.2f}   "
-              f"{STRICT_TOLERANCE_MS[f]:>8g}ms {a[k]:>8.4f} {b[k]:>8.4f}   "
-              f"{a['error_mean_ms']:>+7.1f} +-{a['error_sd_ms']:>6.1f} "
-              f"{b['error_mean_ms']:>+7.1f} +-{b['error_sd_ms']:>6.1f}")
+        print(
+            f"{LABELS[f]:<11} {a['f1']:>11.4f} {b['f1']:>11.4f} {ratio:>6.2f}   "
+            f"{STRICT_TOLERANCE_MS[f]:>8g}ms {a[k]:>8.4f} {b[k]:>8.4f}   "
+            f"{a['error_mean_ms']:>+7.1f} +-{a['error_sd_ms']:>6.1f} "
+            f"{b['error_mean_ms']:>+7.1f} +-{b['error_sd_ms']:>6.1f}"
+        )
     # End-to-end speed, warm, measured apart from the evaluation loop: every record 5 times,
     # the median (the machine may be shared; the evaluation-loop median is printed too).
     records = [read_wfdb(p) for p in paths]
@@ -121,9 +132,11 @@ def main() -> int:
             model.delineate(rec)
             warm.append(time.perf_counter() - t0)
     ms_ours, ms_nk = 1000 * np.median(warm), 1000 * np.median(t_nk)
-    print(f"\nms per 10 s 12-lead record, preprocess -> ONNX (1 thread) -> boundaries: "
-          f"HeartEye {ms_ours:.1f} (evaluation loop {1000 * np.median(t_model):.1f})  "
-          f"NeuroKit2 {ms_nk:.1f}  -> {ms_nk / ms_ours:.0f}x faster")
+    print(
+        f"\nms per 10 s 12-lead record, preprocess -> ONNX (1 thread) -> boundaries: "
+        f"HeartEye {ms_ours:.1f} (evaluation loop {1000 * np.median(t_model):.1f})  "
+        f"NeuroKit2 {ms_nk:.1f}  -> {ms_nk / ms_ours:.0f}x faster"
+    )
 
     # Model alone, 1 thread, one 12-lead 10 s window (the < 20 ms criterion).
     x = np.random.default_rng(0).standard_normal((1, 12, 5056)).astype(np.float32)
@@ -137,12 +150,15 @@ def main() -> int:
         t0 = time.perf_counter()
         model._run(x)
         times.append(time.perf_counter() - t0)
-    print(f"ONNX model only, 12 x 5000 samples, 1 thread: median {1000 * np.median(times):.1f} ms,"
-          f" min {1000 * np.min(times):.1f} ms")
+    print(
+        f"ONNX model only, 12 x 5000 samples, 1 thread: median {1000 * np.median(times):.1f} ms,"
+        f" min {1000 * np.min(times):.1f} ms"
+    )
 
     # 15 minutes, 2 leads, 250 Hz, from real LUDB leads II and V5.
-    all_paths = sorted((REPO.parent / "shared/data/ludb/data").glob("*.hea"),
-                       key=lambda p: int(p.stem))
+    all_paths = sorted(
+        (REPO.parent / "shared/data/ludb/data").glob("*.hea"), key=lambda p: int(p.stem)
+    )
     pieces = []
     for p in all_paths[:90]:
         r = read_wfdb(p)
@@ -152,9 +168,11 @@ def main() -> int:
     t0 = time.perf_counter()
     out = model.delineate(long)
     dt = time.perf_counter() - t0
-    print(f"15-minute 2-lead 250 Hz record ({long.duration / 60:.1f} min, {long.n_samples} "
-          f"samples): {dt:.2f} s end to end, {len(out.beats)} beats "
-          f"({sum(b.qrs_onset is not None for b in out.beats)} with QRS)")
+    print(
+        f"15-minute 2-lead 250 Hz record ({long.duration / 60:.1f} min, {long.n_samples} "
+        f"samples): {dt:.2f} s end to end, {len(out.beats)} beats "
+        f"({sum(b.qrs_onset is not None for b in out.beats)} with QRS)"
+    )
     return 0
 
 

@@ -17,8 +17,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 if __name__ == "__main__":
-    env = {**os.environ, "HEARTEYE_API_FUZZ_EXAMPLES":
-           os.environ.get("HEARTEYE_API_FUZZ_EXAMPLES", "200")}
-    sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q", "-s", "-p",
-                              "no:cacheprovider", "tests/reliability/test_api_fuzz.py"],
-                             cwd=REPO, env=env))
+    env = {
+        **os.environ,
+        "HEARTEYE_API_FUZZ_EXAMPLES": os.environ.get("HEARTEYE_API_FUZZ_EXAMPLES", "200"),
+    }
+    sys.exit(
+        subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-s",
+                "-p",
+                "no:cacheprovider",
+                "tests/reliability/test_api_fuzz.py",
+            ],
+            cwd=REPO,
+            env=env,
+        )
+    )

@@ -26,8 +26,9 @@ from reliability.parser_fuzz import TARGETS, mutated  # noqa: E402
 def make_check(seed: bytes, as_upload, count: dict, budget: int):
     """One hypothesis property per target (a closure: @given refuses default arguments)."""
 
-    @settings(max_examples=budget, deadline=2000, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=budget, deadline=2000, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(mutated(seed))
     def check(data):
         count["n"] += 1

@@ -36,16 +36,23 @@ def main(argv=None) -> int:
             outcomes = []
             for case in all_cases():
                 body, ctype = multipart(case.files)
-                r = requests.post(f"{url}/predict", data=body, timeout=120,
-                                  headers={**headers, "Content-Type": ctype})
+                r = requests.post(
+                    f"{url}/predict",
+                    data=body,
+                    timeout=120,
+                    headers={**headers, "Content-Type": ctype},
+                )
                 try:
                     payload = r.json()
                 except ValueError:
                     payload = None
                 outcomes.append(judge(case, r.status_code, payload, r.text))
-            big = requests.post(f"{url}/predict", headers={**headers, "Content-Type":
-                                "multipart/form-data; boundary=x"},
-                                data=b"x" * (101 << 20), timeout=120)
+            big = requests.post(
+                f"{url}/predict",
+                headers={**headers, "Content-Type": "multipart/form-data; boundary=x"},
+                data=b"x" * (101 << 20),
+                timeout=120,
+            )
             ready = requests.get(f"{url}/ready", timeout=10).status_code
             history = requests.get(f"{url}/history", headers=headers, timeout=10)
         finally:
@@ -54,9 +61,11 @@ def main(argv=None) -> int:
     bad = [o for o in outcomes if o.problem]
     n4 = sum(400 <= o.status < 500 for o in outcomes)
     n5 = sum(o.status >= 500 for o in outcomes)
-    print(f"hostile inputs tried: {len(outcomes) + 1}  4xx: {n4 + (big.status_code == 413)}  "
-          f"5xx: {n5}  wrong code/message: {len(bad)}  oversized body: {big.status_code}  "
-          f"stored: {history.headers.get('X-Total-Count')}  /ready after: {ready}")
+    print(
+        f"hostile inputs tried: {len(outcomes) + 1}  4xx: {n4 + (big.status_code == 413)}  "
+        f"5xx: {n5}  wrong code/message: {len(bad)}  oversized body: {big.status_code}  "
+        f"stored: {history.headers.get('X-Total-Count')}  /ready after: {ready}"
+    )
     for o in bad:
         print("  ", o.case, o.status, o.code, o.problem)
     return 0 if not bad and not n5 and ready == 200 and big.status_code == 413 else 1

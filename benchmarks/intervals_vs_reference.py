@@ -30,8 +30,7 @@ from hearteye.features import measure
 from hearteye.io import read_wfdb
 
 DEFAULT_LUDB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ludb"
-INTERVALS = {"pr_interval": (10.0, 10.0), "qrs_duration": (10.0, 10.0),
-             "qt_interval": (25.0, 30.0)}
+INTERVALS = {"pr_interval": (10.0, 10.0), "qrs_duration": (10.0, 10.0), "qt_interval": (25.0, 30.0)}
 
 
 def reference_intervals(path: str, display, fs, leads, sex) -> dict:
@@ -65,21 +64,27 @@ def main() -> None:
             diffs[k].append(a - b)
 
     print(f"LUDB {args.split} split: {len(rows)} records; model - reference, global intervals")
-    print(f"{'interval':14s} {'n':>4s} {'mean ms':>8s} {'SD ms':>7s} {'tol mean':>9s} "
-          f"{'tol SD':>7s} {'missed':>7s}  verdict")
+    print(
+        f"{'interval':14s} {'n':>4s} {'mean ms':>8s} {'SD ms':>7s} {'tol mean':>9s} "
+        f"{'tol SD':>7s} {'missed':>7s}  verdict"
+    )
     for k, (tol_mean, tol_sd) in INTERVALS.items():
         d = np.asarray(diffs[k])
         mean, sd = (float(d.mean()), float(d.std(ddof=1))) if d.size > 1 else (math.nan,) * 2
         ok = abs(mean) <= tol_mean and sd <= tol_sd
-        print(f"{k:14s} {d.size:4d} {mean:8.1f} {sd:7.1f} {tol_mean:9.0f} {tol_sd:7.0f} "
-              f"{missing[k]:7d}  {'met' if ok else 'NOT met'}")
+        print(
+            f"{k:14s} {d.size:4d} {mean:8.1f} {sd:7.1f} {tol_mean:9.0f} {tol_sd:7.0f} "
+            f"{missing[k]:7d}  {'met' if ok else 'NOT met'}"
+        )
 
     # Axis sanity on all records (model delineation).
     import pandas as pd
 
     table = pd.read_csv(args.ludb / "ludb.csv")
-    axis_of = {str(int(i)): str(a).split(":")[-1].strip()
-               for i, a in zip(table["ID"], table["Electric axis of the heart"], strict=True)}
+    axis_of = {
+        str(int(i)): str(a).split(":")[-1].strip()
+        for i, a in zip(table["ID"], table["Electric axis of the heart"], strict=True)
+    }
     outside: dict[str, list[bool]] = {}
     for row in master.itertuples(index=False):
         record = read_wfdb(f"{row.path}.hea")

@@ -23,15 +23,33 @@ def start_server(database_url: str | None, workers: int, folder: Path) -> tuple:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARTEYE_", "S3_"))}
-    env.update(HEARTEYE_DATA_DIR=str(folder / "data"), LOG_LEVEL="WARNING",
-               JWT_SECRET_KEY=secrets.token_urlsafe(48), SECRET_KEY=secrets.token_urlsafe(48),
-               RATELIMIT_LOGIN="1000 per minute", RATELIMIT_REGISTER="1000 per minute")
+    env.update(
+        HEARTEYE_DATA_DIR=str(folder / "data"),
+        LOG_LEVEL="WARNING",
+        JWT_SECRET_KEY=secrets.token_urlsafe(48),
+        SECRET_KEY=secrets.token_urlsafe(48),
+        RATELIMIT_LOGIN="1000 per minute",
+        RATELIMIT_REGISTER="1000 per minute",
+    )
     if database_url:
         env["DATABASE_URL"] = database_url
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed by stop_server
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port), "--workers",
-         str(workers)], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "hearteye.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     proc.log = log
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -62,9 +80,12 @@ def new_account(url: str, prefix: str) -> dict:
 
     name = prefix + secrets.token_hex(4)
     password = "benchmark password"
-    requests.post(f"{url}/auth/register", timeout=60, json={
-        "username": name, "email": f"{name}@example.org", "password": password}
+    requests.post(
+        f"{url}/auth/register",
+        timeout=60,
+        json={"username": name, "email": f"{name}@example.org", "password": password},
     ).raise_for_status()
-    token = requests.post(f"{url}/auth/login", timeout=60, json={
-        "username": name, "password": password}).json()["access_token"]
+    token = requests.post(
+        f"{url}/auth/login", timeout=60, json={"username": name, "password": password}
+    ).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}

@@ -68,51 +68,92 @@ def write_records(folder: Path) -> dict[str, str]:
     from scipy.signal import resample_poly
 
     rec = wfdb.rdrecord(str(LUDB_RECORD))
-    wfdb.wrsamp("resting", fs=500, units=rec.units, sig_name=rec.sig_name, p_signal=rec.p_signal,
-                fmt=["16"] * rec.n_sig, adc_gain=[1000.0] * rec.n_sig, baseline=[0] * rec.n_sig,
-                write_dir=str(folder))
+    wfdb.wrsamp(
+        "resting",
+        fs=500,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        p_signal=rec.p_signal,
+        fmt=["16"] * rec.n_sig,
+        adc_gain=[1000.0] * rec.n_sig,
+        baseline=[0] * rec.n_sig,
+        write_dir=str(folder),
+    )
     two = resample_poly(rec.p_signal[:, [1, 6]], 1, 2, axis=0)  # II and V1 at 250 Hz
     n = 24 * 3600 * 250
-    wfdb.wrsamp("holter24h", fs=250, units=["mV", "mV"], sig_name=["II", "V1"],
-                p_signal=np.tile(two, (n // len(two) + 1, 1))[:n], fmt=["16", "16"],
-                adc_gain=[200.0, 200.0], baseline=[0, 0], write_dir=str(folder))
+    wfdb.wrsamp(
+        "holter24h",
+        fs=250,
+        units=["mV", "mV"],
+        sig_name=["II", "V1"],
+        p_signal=np.tile(two, (n // len(two) + 1, 1))[:n],
+        fmt=["16", "16"],
+        adc_gain=[200.0, 200.0],
+        baseline=[0, 0],
+        write_dir=str(folder),
+    )
     n = 100_000_000
     spikes = np.zeros((n, 1), dtype=np.int16)
     spikes[::1000] = 500  # one "beat" a second: compresses ~6x under FLAC
-    wfdb.wrsamp("flac100M", fs=1000, units=["mV"], sig_name=["II"], d_signal=spikes,
-                fmt=["516"], adc_gain=[1000.0], baseline=[0], write_dir=str(folder))
-    return {"10 s 12-lead resting ECG": "resting", "24 h 2-lead Holter, 250 Hz": "holter24h",
-            "FLAC WFDB, 100 M samples": "flac100M"}
+    wfdb.wrsamp(
+        "flac100M",
+        fs=1000,
+        units=["mV"],
+        sig_name=["II"],
+        d_signal=spikes,
+        fmt=["516"],
+        adc_gain=[1000.0],
+        baseline=[0],
+        write_dir=str(folder),
+    )
+    return {
+        "10 s 12-lead resting ECG": "resting",
+        "24 h 2-lead Holter, 250 Hz": "holter24h",
+        "FLAC WFDB, 100 M samples": "flac100M",
+    }
 
 
 def upload(folder: Path, name: str, max_seconds: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="long_upload_") as work:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(folder), name, str(max_seconds),
-                              work], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(folder), name, str(max_seconds), work],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--skip-whole", action="store_true",
-                    help="skip the runs with the bound lifted (the 24 h one takes minutes)")
+    ap.add_argument(
+        "--skip-whole",
+        action="store_true",
+        help="skip the runs with the bound lifted (the 24 h one takes minutes)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="long_records_") as tmp:
         folder = Path(tmp)
         print("writing the records ...", flush=True)
         cases = write_records(folder)
-        sizes = {label: sum((folder / f"{name}.{e}").stat().st_size for e in ("hea", "dat"))
-                 for label, name in cases.items()}
-        print(f"\n{'upload':<28} {'MB':>6} {'bound':>7} {'status':>6} {'analysed':>10} "
-              f"{'seconds':>8} {'+RSS MB':>8}")
+        sizes = {
+            label: sum((folder / f"{name}.{e}").stat().st_size for e in ("hea", "dat"))
+            for label, name in cases.items()
+        }
+        print(
+            f"\n{'upload':<28} {'MB':>6} {'bound':>7} {'status':>6} {'analysed':>10} "
+            f"{'seconds':>8} {'+RSS MB':>8}"
+        )
         bounds = [300] if args.skip_whole else [300, 10**7]
         for label, name in cases.items():
             for bound in bounds:
                 r = upload(folder, name, bound)
                 shown = "300 s" if bound == 300 else "none"
-                print(f"{label:<28} {sizes[label] / 1e6:6.1f} {shown:>7} {r['status']:>6} "
-                      f"{r['analysed_s'] or 0:>9.0f}s {r['seconds']:8.2f} {r['extra_mb']:8.0f}",
-                      flush=True)
+                print(
+                    f"{label:<28} {sizes[label] / 1e6:6.1f} {shown:>7} {r['status']:>6} "
+                    f"{r['analysed_s'] or 0:>9.0f}s {r['seconds']:8.2f} {r['extra_mb']:8.0f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

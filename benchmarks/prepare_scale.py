@@ -57,8 +57,17 @@ def child_cpu() -> float:
 
 def run(csv: Path, out: Path, workers: int) -> tuple[float, int, float, dict]:
     cpu0 = child_cpu()
-    cmd = [sys.executable, "-m", "hearteye.cli", "prepare", str(csv), "--out", str(out),
-           "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hearteye.cli",
+        "prepare",
+        str(csv),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+    ]
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc, peak, done = psutil.Process(child.pid), 0, threading.Event()
 
@@ -102,8 +111,12 @@ def main() -> None:
         tmp = Path(tmp)
         sizes = {}
         for reps in (1, 10):
-            frames = [master.assign(record=master["record"] + f"-{k}",
-                                    patient=master["patient"] + f"-{k}") for k in range(reps)]
+            frames = [
+                master.assign(
+                    record=master["record"] + f"-{k}", patient=master["patient"] + f"-{k}"
+                )
+                for k in range(reps)
+            ]
             import pandas as pd
 
             csv = tmp / f"n{len(master) * reps}" / "bench_records.csv"
@@ -117,31 +130,53 @@ def main() -> None:
                     secs, peak, cpu, manifest = run(csv, csv.parent / f"out_w{w}", w)
                     assert manifest["windows"] == n and manifest["failed"] == 0, manifest
                     runs.setdefault((n, w), []).append((n / secs, peak / 2**20))
-                    ratio = ("" if w == 1 else
-                             f", x{n / secs / runs[n, 1][-1][0]:.2f} the round's 1 worker")
-                    print(f"  {n:>5} records, {w} worker(s): {secs:6.2f} s, {n / secs:7.1f} "
-                          f"rec/s, peak RSS {peak / 2**20:7.1f} MiB, {n / cpu:6.1f} rec per "
-                          f"CPU-s{ratio}", flush=True)
-        results = {key: (statistics.median(r for r, _ in vals),
-                         max(m for _, m in vals)) for key, vals in runs.items()}
+                    ratio = (
+                        ""
+                        if w == 1
+                        else f", x{n / secs / runs[n, 1][-1][0]:.2f} the round's 1 worker"
+                    )
+                    print(
+                        f"  {n:>5} records, {w} worker(s): {secs:6.2f} s, {n / secs:7.1f} "
+                        f"rec/s, peak RSS {peak / 2**20:7.1f} MiB, {n / cpu:6.1f} rec per "
+                        f"CPU-s{ratio}",
+                        flush=True,
+                    )
+        results = {
+            key: (statistics.median(r for r, _ in vals), max(m for _, m in vals))
+            for key, vals in runs.items()
+        }
         big, w = max(sizes), args.workers
-        speedup = statistics.median(par[0] / one[0]
-                                    for one, par in zip(runs[big, 1], runs[big, w], strict=True))
+        speedup = statistics.median(
+            par[0] / one[0] for one, par in zip(runs[big, 1], runs[big, w], strict=True)
+        )
 
     small = min(sizes)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\ncpu count {os.cpu_count()}, load average now {load}; median rec/s and "
-          f"largest peak RSS of {args.repeat} rounds; goals per issue 3")
+    print(
+        f"\ncpu count {os.cpu_count()}, load average now {load}; median rec/s and "
+        f"largest peak RSS of {args.repeat} rounds; goals per issue 3"
+    )
     print(f"{'measure':<42} {'value':>10} {'goal':>10}  ok")
     rows = [
-        (f"peak RSS {big} / {small} records (1 worker)",
-         results[big, 1][1] / results[small, 1][1], "<= 1.20", lambda v: v <= 1.2),
-        (f"peak RSS {big} / {small} records ({w} workers)",
-         results[big, w][1] / results[small, w][1], "<= 1.20", lambda v: v <= 1.2),
-        (f"throughput {w} workers / 1 worker ({big} rec)",
-         speedup, ">= 1.70", lambda v: v >= 1.7),
-        (f"throughput 1 worker, rec/s ({big} rec)", results[big, 1][0], ">= 100",
-         lambda v: v >= 100),
+        (
+            f"peak RSS {big} / {small} records (1 worker)",
+            results[big, 1][1] / results[small, 1][1],
+            "<= 1.20",
+            lambda v: v <= 1.2,
+        ),
+        (
+            f"peak RSS {big} / {small} records ({w} workers)",
+            results[big, w][1] / results[small, w][1],
+            "<= 1.20",
+            lambda v: v <= 1.2,
+        ),
+        (f"throughput {w} workers / 1 worker ({big} rec)", speedup, ">= 1.70", lambda v: v >= 1.7),
+        (
+            f"throughput 1 worker, rec/s ({big} rec)",
+            results[big, 1][0],
+            ">= 100",
+            lambda v: v >= 100,
+        ),
         (f"throughput {w} workers, rec/s ({big} rec)", results[big, w][0], "", None),
     ]
     for name, value, goal, ok in rows:

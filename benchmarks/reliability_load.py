@@ -30,8 +30,9 @@ from live_server import new_account, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
-PG_ADMIN = os.environ.get("HEARTEYE_TEST_PG",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "HEARTEYE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def make_upload(i: int) -> tuple[list[tuple[str, bytes]], bytes]:
@@ -69,9 +70,12 @@ def run(url: str, uploads: int, clients: int) -> dict:
         k = i % clients
         files, blob = make_upload(i)
         resp = sessions[k].post(
-            f"{url}/predict", headers=users[k], timeout=300,
+            f"{url}/predict",
+            headers=users[k],
+            timeout=300,
             files=[("file", (n, d)) for n, d in files],
-            data={"patient_name": f"Load Patient {i}", "age": "50", "gender": "M"})
+            data={"patient_name": f"Load Patient {i}", "age": "50", "gender": "M"},
+        )
         if resp.status_code != 201:
             return i, None, f"{resp.status_code} {resp.text[:200]}"
         want = hashlib.sha256(blob).hexdigest() if blob else dict(files)
@@ -97,8 +101,7 @@ def run(url: str, uploads: int, clients: int) -> dict:
     for k, headers in enumerate(users):
         page, mine = 1, []
         while True:
-            r = requests.get(f"{url}/history?per_page=100&page={page}", headers=headers,
-                             timeout=60)
+            r = requests.get(f"{url}/history?per_page=100&page={page}", headers=headers, timeout=60)
             rows = r.json()
             mine += [row["file_id"] for row in rows]
             if len(rows) < 100:
@@ -112,9 +115,17 @@ def run(url: str, uploads: int, clients: int) -> dict:
         k = expected[fid][1]
         if requests.get(f"{url}/ecg/{fid}", headers=users[k], timeout=60).status_code != 200:
             errors.append(f"{fid}: not retrievable")
-    return {"sent": uploads, "accepted": len(ids), "stored": stored,
-            "listed_unique": len(set(listed)), "duplicate_ids": len(dup_ids),
-            "errors": errors, "elapsed_s": elapsed, "expected": expected, "users": users}
+    return {
+        "sent": uploads,
+        "accepted": len(ids),
+        "stored": stored,
+        "listed_unique": len(set(listed)),
+        "duplicate_ids": len(dup_ids),
+        "errors": errors,
+        "elapsed_s": elapsed,
+        "expected": expected,
+        "users": users,
+    }
 
 
 def verify_storage(result: dict, data_dir: Path) -> int:
@@ -127,14 +138,20 @@ def verify_storage(result: dict, data_dir: Path) -> int:
             result["errors"].append(f"{fid}: stored upload not found")
             continue
         blob = matches[0].read_bytes()
-        ok = (hashlib.sha256(blob).hexdigest() == want) if isinstance(want, str) \
+        ok = (
+            (hashlib.sha256(blob).hexdigest() == want)
+            if isinstance(want, str)
             else stored_members(blob) == want
+        )
         if ok:
             verified += 1
         else:
             result["errors"].append(f"{fid}: stored bytes differ from what was sent")
-    orphans = {p.name for p in (root / "ecg").iterdir()} - set(result["expected"]) \
-        if (root / "ecg").is_dir() else set()
+    orphans = (
+        {p.name for p in (root / "ecg").iterdir()} - set(result["expected"])
+        if (root / "ecg").is_dir()
+        else set()
+    )
     result["orphans"] = len(orphans)
     return verified
 
@@ -166,24 +183,40 @@ def main(argv=None) -> int:
         finally:
             stop_server(proc)
         with create_engine(database_url).connect() as conn:
-            rows = conn.execute(text("SELECT count(*), count(DISTINCT file_id), "
-                                     "count(DISTINCT id) FROM ecgs")).one()
+            rows = conn.execute(
+                text("SELECT count(*), count(DISTINCT file_id), count(DISTINCT id) FROM ecgs")
+            ).one()
     if not args.database_url:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    print(f"uploads sent: {result['sent']}  accepted (201): {result['accepted']}  "
-          f"stored (history): {result['stored']}  rows: {rows[0]}  "
-          f"distinct file ids: {rows[1]}  distinct ids: {rows[2]}")
-    print(f"verified byte-identical (sha256): {result['verified']}  duplicate ids: "
-          f"{result['duplicate_ids']}  orphans: {result['orphans']}  errors: "
-          f"{len(result['errors'])}  /ready after: {ready}")
-    print(f"{args.clients} clients, {args.workers} gunicorn workers: {result['elapsed_s']:.1f} s, "
-          f"{result['sent'] / result['elapsed_s']:.1f} uploads/s")
+    print(
+        f"uploads sent: {result['sent']}  accepted (201): {result['accepted']}  "
+        f"stored (history): {result['stored']}  rows: {rows[0]}  "
+        f"distinct file ids: {rows[1]}  distinct ids: {rows[2]}"
+    )
+    print(
+        f"verified byte-identical (sha256): {result['verified']}  duplicate ids: "
+        f"{result['duplicate_ids']}  orphans: {result['orphans']}  errors: "
+        f"{len(result['errors'])}  /ready after: {ready}"
+    )
+    print(
+        f"{args.clients} clients, {args.workers} gunicorn workers: {result['elapsed_s']:.1f} s, "
+        f"{result['sent'] / result['elapsed_s']:.1f} uploads/s"
+    )
     for err in result["errors"][:20]:
         print("  ", err)
-    ok = (result["accepted"] == result["stored"] == result["verified"] == rows[0] == rows[1]
-          == rows[2] == args.uploads and not result["errors"] and not result["orphans"]
-          and ready == 200)
+    ok = (
+        result["accepted"]
+        == result["stored"]
+        == result["verified"]
+        == rows[0]
+        == rows[1]
+        == rows[2]
+        == args.uploads
+        and not result["errors"]
+        and not result["orphans"]
+        and ready == 200
+    )
     return 0 if ok else 1
 
 

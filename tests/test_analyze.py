@@ -44,8 +44,7 @@ def test_output_is_strict_json(fixtures_dir):
     text = json.dumps(a.to_dict(), allow_nan=False)
     back = json.loads(text)
     assert back["classification"] in ("normal", "abnormal")
-    assert set(back["beats"][0]) == {"p_onset", "p_offset", "qrs_onset", "qrs_offset",
-                                     "t_offset"}
+    assert set(back["beats"][0]) == {"p_onset", "p_offset", "qrs_onset", "qrs_offset", "t_offset"}
     assert back["measurements"]["global"]["heart_rate"]["unit"] == "bpm"
 
 
@@ -57,8 +56,7 @@ def test_fewer_leads_still_analyse(fixtures_dir, leads):
     a = analyze(part)
     assert a.leads == leads
     hr = a.measurements["global"]["heart_rate"]["value"]
-    assert hr == pytest.approx(analyze(full).measurements["global"]["heart_rate"]["value"],
-                               abs=3)
+    assert hr == pytest.approx(analyze(full).measurements["global"]["heart_rate"]["value"], abs=3)
 
 
 def test_long_low_rate_record(fixtures_dir):
@@ -84,9 +82,12 @@ def test_max_seconds_analyses_the_start_of_a_long_record_and_says_so(fixtures_di
     assert a.signal.shape[1] == 20 * 500 and a.measurements == head.measurements
     assert a.beats == head.beats and max(b["qrs_offset"] or 0 for b in a.beats) < 20
     assert a.quality[0] == {
-        "code": "excerpt", "severity": "warning", "lead": None,
+        "code": "excerpt",
+        "severity": "warning",
+        "lead": None,
         "message": "the recording lasts 1 min 00 s; only its first 20 s were analysed, and "
-                   "every measurement describes that stretch"}
+        "every measurement describes that stretch",
+    }
     assert a.quality == head.quality  # the head remembers the whole length too
     whole = analyze(long, max_seconds=60)  # not longer than the bound: analysed whole
     assert whole.analysed_seconds == 60 and all(f["code"] != "excerpt" for f in whole.quality)
@@ -99,14 +100,18 @@ def test_a_header_with_a_wrong_gain_is_flagged_not_trusted(fixtures_dir, tmp_pat
 
     text = (fixtures_dir / "ludb" / "1.hea").read_text()
     # Every lead's gain divided by 10,000 (as if given per 10 V): amplitudes x10,000.
-    (tmp_path / "1.hea").write_text(re.sub(
-        r"16 (\d+)\(", lambda m: f"16 {int(m.group(1)) / 10000:g}(", text))
+    (tmp_path / "1.hea").write_text(
+        re.sub(r"16 (\d+)\(", lambda m: f"16 {int(m.group(1)) / 10000:g}(", text)
+    )
     shutil.copy(fixtures_dir / "ludb" / "1.dat", tmp_path / "1.dat")
     a = analyze(read_record(tmp_path / "1.hea"))
     flagged = {f["lead"] for f in a.quality if f["code"] == "implausible_amplitude"}
     assert flagged == set(a.leads)
-    assert not [f for f in analyze(read_record(fixtures_dir / "ludb" / "1.hea")).quality
-                if f["code"] == "implausible_amplitude"]
+    assert not [
+        f
+        for f in analyze(read_record(fixtures_dir / "ludb" / "1.hea")).quality
+        if f["code"] == "implausible_amplitude"
+    ]
 
 
 def test_too_short_record_is_a_typed_error(fixtures_dir):
@@ -117,15 +122,15 @@ def test_too_short_record_is_a_typed_error(fixtures_dir):
 
 
 def test_cli_analyze_json(fixtures_dir):
-    result = CliRunner().invoke(main, ["analyze", str(fixtures_dir / "ludb" / "24.hea"),
-                                       "--json"])
+    result = CliRunner().invoke(main, ["analyze", str(fixtures_dir / "ludb" / "24.hea"), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["classification"] == "abnormal"
 
 
 def test_cli_analyze_reads_only_what_it_analyses(fixtures_dir):
-    result = CliRunner().invoke(main, ["analyze", str(fixtures_dir / "ludb" / "24.hea"),
-                                       "--json", "--max-seconds", "6"])
+    result = CliRunner().invoke(
+        main, ["analyze", str(fixtures_dir / "ludb" / "24.hea"), "--json", "--max-seconds", "6"]
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["analysed_seconds"] == 6 and out["record"]["duration_s"] == 6

@@ -61,8 +61,14 @@ def test_all_200_ludb_records_via_info(runner, ludb_dir):
 def test_text_output(runner, fixtures_dir):
     result = runner.invoke(main, ["info", str(fixtures_dir / "edf" / "ludb_119.edf")])
     assert result.exit_code == 0, result.output
-    for text in ("500 Hz", "12: I II III aVR aVL aVF V1 V2 V3 V4 V5 V6", "5000  (10.000 s)",
-                 "units      mV", "age 26, sex M", "quality"):
+    for text in (
+        "500 Hz",
+        "12: I II III aVR aVL aVF V1 V2 V3 V4 V5 V6",
+        "5000  (10.000 s)",
+        "units      mV",
+        "age 26, sex M",
+        "quality",
+    ):
         assert text in result.output
 
 
@@ -75,11 +81,14 @@ def test_zip_and_mat(runner, fixtures_dir, tmp_path):
     assert info["age"] == 74 and info["sex"] == "M"
 
 
-@pytest.mark.parametrize("content, name, code", [
-    (b"\x00" * 300, "broken.edf", "not_edf"),
-    (b"PK\x03\x04garbage", "broken.zip", "corrupt_archive"),
-    (b"hello", "notes.txt", "unsupported_format"),
-])
+@pytest.mark.parametrize(
+    "content, name, code",
+    [
+        (b"\x00" * 300, "broken.edf", "not_edf"),
+        (b"PK\x03\x04garbage", "broken.zip", "corrupt_archive"),
+        (b"hello", "notes.txt", "unsupported_format"),
+    ],
+)
 def test_errors_print_the_message_and_exit_2(runner, tmp_path, content, name, code):
     path = tmp_path / name
     path.write_bytes(content)

@@ -19,8 +19,17 @@ def stream(*pairs):
 
 
 def test_complete_beat_edges_are_inclusive_and_qt_spans_qrs_onset_to_t_end():
-    s, y = stream((100, "("), (110, "p"), (120, ")"), (150, "("), (160, "N"), (170, ")"),
-                  (250, "("), (280, "t"), (300, ")"))
+    s, y = stream(
+        (100, "("),
+        (110, "p"),
+        (120, ")"),
+        (150, "("),
+        (160, "N"),
+        (170, ")"),
+        (250, "("),
+        (280, "t"),
+        (300, ")"),
+    )
     mask, valid = M.lead_masks(s, y, 400)
     assert np.flatnonzero(mask[:, M.P]).tolist() == list(range(100, 121))
     assert np.flatnonzero(mask[:, M.QRS]).tolist() == list(range(150, 171))
@@ -30,8 +39,18 @@ def test_complete_beat_edges_are_inclusive_and_qt_spans_qrs_onset_to_t_end():
 
 def test_incomplete_waves_are_invalid_not_background():
     # A QRS without onset at the start, then a full beat, then a T without offset.
-    s, y = stream((40, "N"), (60, ")"), (90, "("), (120, "t"), (150, ")"),
-                  (200, "("), (210, "N"), (230, ")"), (300, "("), (330, "t"))
+    s, y = stream(
+        (40, "N"),
+        (60, ")"),
+        (90, "("),
+        (120, "t"),
+        (150, ")"),
+        (200, "("),
+        (210, "N"),
+        (230, ")"),
+        (300, "("),
+        (330, "t"),
+    )
     mask, valid = M.lead_masks(s, y, 500)
     # The span starts at the first onset (90): the QRS at 40..60 lies before it.
     assert valid[:90].sum() == 0
@@ -43,8 +62,20 @@ def test_incomplete_waves_are_invalid_not_background():
 
 
 def test_onset_written_after_peak_is_accepted():
-    s, y = stream((100, "("), (120, "N"), (140, ")"), (200, "("), (230, "t"), (260, ")"),
-                  (300, "N"), (301, "("), (330, ")"), (400, "("), (430, "t"), (460, ")"))
+    s, y = stream(
+        (100, "("),
+        (120, "N"),
+        (140, ")"),
+        (200, "("),
+        (230, "t"),
+        (260, ")"),
+        (300, "N"),
+        (301, "("),
+        (330, ")"),
+        (400, "("),
+        (430, "t"),
+        (460, ")"),
+    )
     mask, valid = M.lead_masks(s, y, 600)
     assert mask[300:331, M.QRS].all() and not mask[299, M.QRS] and not mask[331, M.QRS]
     assert mask[300:461, M.QT].all()
@@ -52,9 +83,22 @@ def test_onset_written_after_peak_is_accepted():
 
 
 def test_peakless_bracket_pair_is_invalid():
-    s, y = stream((100, "("), (120, "N"), (140, ")"), (200, "("), (230, "t"), (260, ")"),
-                  (300, "("), (340, ")"), (400, "("), (420, "N"), (440, ")"),
-                  (500, "("), (530, "t"), (560, ")"))
+    s, y = stream(
+        (100, "("),
+        (120, "N"),
+        (140, ")"),
+        (200, "("),
+        (230, "t"),
+        (260, ")"),
+        (300, "("),
+        (340, ")"),
+        (400, "("),
+        (420, "N"),
+        (440, ")"),
+        (500, "("),
+        (530, "t"),
+        (560, ")"),
+    )
     mask, valid = M.lead_masks(s, y, 600)
     assert valid[300:341].sum() == 0 and valid[100:300].all() and valid[341:561].all()
     assert mask[300:341].sum() == 0

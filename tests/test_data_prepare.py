@@ -34,9 +34,11 @@ def cli(*args):
 
 def triplets(samples, symbols):
     """Strictly regular waves ``( X )`` from the raw stream: (kind, onset, offset)."""
-    return [(symbols[i + 1], int(samples[i]), int(samples[i + 2]))
-            for i in range(len(symbols) - 2)
-            if symbols[i] == "(" and symbols[i + 1] in "pNt" and symbols[i + 2] == ")"]
+    return [
+        (symbols[i + 1], int(samples[i]), int(samples[i + 2]))
+        for i in range(len(symbols) - 2)
+        if symbols[i] == "(" and symbols[i + 1] in "pNt" and symbols[i + 2] == ")"
+    ]
 
 
 def check_edges(out: Path, record_dirs: dict[str, Path]) -> int:
@@ -58,15 +60,21 @@ def check_edges(out: Path, record_dirs: dict[str, Path]) -> int:
         start, n = row.start_sample, y.shape[1]
         all_qrs = []
         for ext in LEAD_EXTENSIONS:
-            lead = STANDARD_LEADS.index({"avr": "aVR", "avl": "aVL", "avf": "aVF"}.get(
-                ext, ext.upper()))
+            lead = STANDARD_LEADS.index(
+                {"avr": "aVR", "avl": "aVL", "avf": "aVF"}.get(ext, ext.upper())
+            )
             ann = wfdb.rdann(str(base), ext)
             waves = triplets(ann.sample - start, ann.symbol)
             for kind, on, off in waves:
                 if kind in CHANNEL and 0 < on and off < n - 1:
                     trace = yl[row.row, on - 1 : off + 2, lead, CHANNEL[kind]]
                     assert trace[0] == 0 and trace[1:-1].all() and trace[-1] == 0, (
-                        row.record, ext, kind, on, off)
+                        row.record,
+                        ext,
+                        kind,
+                        on,
+                        off,
+                    )
                 if kind == "N":
                     all_qrs.append((on, off))
             for (k1, on, _), (k2, _, off) in zip(waves, waves[1:], strict=False):
@@ -84,24 +92,41 @@ def check_edges(out: Path, record_dirs: dict[str, Path]) -> int:
             over = [(on, off) for on, off in all_qrs if on <= b and off >= a]
             if over:  # segments from irregular annotations only are covered by the unit tests
                 assert (a, b) == (min(o for o, _ in over), max(f for _, f in over)), (
-                    row.record, a, b)
+                    row.record,
+                    a,
+                    b,
+                )
         checked += 1
     return checked
 
 
 def assert_contract(out: Path, n: int, per_lead: bool = True):
-    shapes = {"X_data": ((n, 5000, 12), np.float32), "Y_data": ((n, 5000, 3), np.uint8),
-              "M_data": ((n, 5000), np.uint8)}
+    shapes = {
+        "X_data": ((n, 5000, 12), np.float32),
+        "Y_data": ((n, 5000, 3), np.uint8),
+        "M_data": ((n, 5000), np.uint8),
+    }
     if per_lead:
-        shapes |= {"Y_lead_data": ((n, 5000, 12, 3), np.uint8),
-                   "M_lead_data": ((n, 5000, 12), np.uint8)}
+        shapes |= {
+            "Y_lead_data": ((n, 5000, 12, 3), np.uint8),
+            "M_lead_data": ((n, 5000, 12), np.uint8),
+        }
     for name, (shape, dtype) in shapes.items():
         arr = np.load(out / f"{name}.npy", mmap_mode="r")
         assert arr.shape == shape and arr.dtype == dtype, name
     info = pd.read_csv(out / "df_info.csv", dtype={"record": str, "patient": str})
     assert len(info) == n
-    assert {"record", "patient", "split", "label", "source", "window", "start_sample",
-            "fs_origin", "missing_leads"} <= set(info.columns)
+    assert {
+        "record",
+        "patient",
+        "split",
+        "label",
+        "source",
+        "window",
+        "start_sample",
+        "fs_origin",
+        "missing_leads",
+    } <= set(info.columns)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] and manifest["windows"] == n
     assert manifest["params"]["target_fs"] == 500.0 and manifest["lead_order"][3] == "aVR"
@@ -125,8 +150,16 @@ def test_split_and_prepare_on_fixtures(fixtures_dir, tmp_path):
 
 def test_split_and_prepare_on_full_ludb(ludb_dir, tmp_path):
     cli("split", "--dataset", "ludb", "--root", ludb_dir.parent, "--out", tmp_path / "split")
-    cli("prepare", tmp_path / "split", "--out", tmp_path / "prep", "--workers", "2",
-        "--shard-size", "32")
+    cli(
+        "prepare",
+        tmp_path / "split",
+        "--out",
+        tmp_path / "prep",
+        "--workers",
+        "2",
+        "--shard-size",
+        "32",
+    )
     patients, checked = {}, 0
     for split, n in (("train", 160), ("val", 20), ("test", 20)):
         out = tmp_path / "prep" / split
@@ -138,8 +171,11 @@ def test_split_and_prepare_on_full_ludb(ludb_dir, tmp_path):
         if split != "train":
             checked += check_edges(out, {r: ludb_dir for r in info["record"]})
     assert checked >= 20
-    assert not (patients["train"] & patients["val"] or patients["train"] & patients["test"]
-                or patients["val"] & patients["test"])
+    assert not (
+        patients["train"] & patients["val"]
+        or patients["train"] & patients["test"]
+        or patients["val"] & patients["test"]
+    )
 
 
 def make_split_csv(records_dir: Path, names: list[str], path: Path) -> Path:
@@ -171,8 +207,7 @@ def eight_records(fixtures_dir, tmp_path) -> Path:
     return make_split_csv(src, names, tmp_path / "all_records.csv")
 
 
-def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_path,
-                                                           monkeypatch):
+def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_path, monkeypatch):
     from distributed import LocalCluster
 
     # One shard in flight per worker: fewer than the 4 shards, so both schedulers hand
@@ -182,10 +217,12 @@ def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_pa
         m.setattr(prepare_module, "_CSV_ROWS", 4)  # the CSV read in several chunks
         one = prepare_split(eight_records, tmp_path / "w1", workers=1, shard_size=2)
     two = prepare_split(eight_records, tmp_path / "w2", workers=2, shard_size=2)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
-        dask = prepare_split(eight_records, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                             shard_size=2)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        dask = prepare_split(
+            eight_records, tmp_path / "dask", scheduler=cluster.scheduler_address, shard_size=2
+        )
     assert one["run"]["workers"] == 1 and two["run"]["workers"] == 2
     assert dask["run"]["scheduler"].startswith("tcp://")
     ref = read_outputs(tmp_path / "w1")
@@ -223,8 +260,9 @@ def test_interrupted_run_resumes_from_its_finished_shards(fixtures_dir, tmp_path
     assert not (out / "shards").exists()
 
 
-def test_interrupted_run_without_its_output_files_starts_afresh(fixtures_dir, tmp_path,
-                                                                 monkeypatch):
+def test_interrupted_run_without_its_output_files_starts_afresh(
+    fixtures_dir, tmp_path, monkeypatch
+):
     csv = make_split_csv(fixtures_dir / "ludb", ["1", "24", "119"], tmp_path / "all.csv")
     out = tmp_path / "prep"
     real = prepare_module.process_record
@@ -250,9 +288,17 @@ def write_long_record(src: Path, folder: Path, name: str, fs: float, n: int) -> 
     rec = wfdb.rdrecord(str(src))
     signal = np.tile(rec.p_signal, (n // rec.sig_len + 1, 1))[:n]
     folder.mkdir(parents=True, exist_ok=True)
-    wfdb.wrsamp(name, fs=fs, units=rec.units, sig_name=rec.sig_name, p_signal=signal,
-                fmt=["16"] * rec.n_sig, adc_gain=[1000.0] * rec.n_sig,
-                baseline=[0] * rec.n_sig, write_dir=str(folder))
+    wfdb.wrsamp(
+        name,
+        fs=fs,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        p_signal=signal,
+        fmt=["16"] * rec.n_sig,
+        adc_gain=[1000.0] * rec.n_sig,
+        baseline=[0] * rec.n_sig,
+        write_dir=str(folder),
+    )
     return folder / name
 
 
@@ -262,13 +308,27 @@ def test_failed_multi_window_records_leave_no_gap(fixtures_dir, tmp_path, monkey
     # and a record that does not exist: the holes close and the output equals a run
     # without the failed records.
     src, folder = fixtures_dir / "ludb" / "1", tmp_path / "records"
-    paths = {"a": write_long_record(src, folder, "a", 500, 15000),
-             "cut": write_long_record(src, folder, "cut", 360, 7560),
-             "c": write_long_record(src, folder / "c", "c", 500, 15000),
-             "gone": folder / "gone"}
-    rows = pd.DataFrame([{"record": k, "patient": k, "label": "normal", "source": "test",
-                          "path": str(p), "mask_source": "none", "mains_hz": 50,
-                          "split": "all"} for k, p in paths.items()])
+    paths = {
+        "a": write_long_record(src, folder, "a", 500, 15000),
+        "cut": write_long_record(src, folder, "cut", 360, 7560),
+        "c": write_long_record(src, folder / "c", "c", 500, 15000),
+        "gone": folder / "gone",
+    }
+    rows = pd.DataFrame(
+        [
+            {
+                "record": k,
+                "patient": k,
+                "label": "normal",
+                "source": "test",
+                "path": str(p),
+                "mask_source": "none",
+                "mains_hz": 50,
+                "split": "all",
+            }
+            for k, p in paths.items()
+        ]
+    )
     params = PrepareParams()
     assert [planned_windows(r, params) for r in rows.to_dict("records")] == [3, 2, 3, 0]
     rows.to_csv(tmp_path / "all.csv", index=False)
@@ -297,15 +357,24 @@ def test_failed_multi_window_records_leave_no_gap(fixtures_dir, tmp_path, monkey
 
 @pytest.mark.parametrize("record", ["ludb/1", "ludb/119", "cinc/A0001", "cinc/E00001"])
 def test_layout_from_the_header_matches_the_windows_produced(fixtures_dir, record):
-    row = {"record": "r", "patient": "p", "label": "normal", "path": str(fixtures_dir / record),
-           "mask_source": "none", "mains_hz": 50}
+    row = {
+        "record": "r",
+        "patient": "p",
+        "label": "normal",
+        "path": str(fixtures_dir / record),
+        "mask_source": "none",
+        "mains_hz": 50,
+    }
     params = PrepareParams()
     assert planned_windows(row, params) == len(process_record(row, params).info) >= 1
 
 
-MIMIC_COLUMNS = ("subject_id,study_id,cart_id,ecg_time," + ",".join(
-    f"report_{i}" for i in range(18)) + ",bandwidth,filtering,rr_interval,p_onset,p_end,"
-    "qrs_onset,qrs_end,t_end,p_axis,qrs_axis,t_axis").split(",")
+MIMIC_COLUMNS = (
+    "subject_id,study_id,cart_id,ecg_time,"
+    + ",".join(f"report_{i}" for i in range(18))
+    + ",bandwidth,filtering,rr_interval,p_onset,p_end,"
+    "qrs_onset,qrs_end,t_end,p_axis,qrs_axis,t_axis"
+).split(",")
 
 
 def build_mimic_tree(fixtures_dir: Path, root: Path) -> dict[str, tuple[str, dict]]:
@@ -313,8 +382,12 @@ def build_mimic_tree(fixtures_dir: Path, root: Path) -> dict[str, tuple[str, dic
     each record's first regular lead-II beat (ms from 80 ms before its P onset). One extra
     study repeats record 119 with the 29999 fill value for p_onset."""
     rows, measures, truth = [], [], {}
-    plan = [("1", "Sinus bradycardia|Abnormal ECG"), ("24", "Sinus bradycardia|Abnormal ECG"),
-            ("119", "Sinus rhythm|Normal ECG"), ("119", "Sinus rhythm|Normal ECG")]
+    plan = [
+        ("1", "Sinus bradycardia|Abnormal ECG"),
+        ("24", "Sinus bradycardia|Abnormal ECG"),
+        ("119", "Sinus rhythm|Normal ECG"),
+        ("119", "Sinus rhythm|Normal ECG"),
+    ]
     for k, (rec, report) in enumerate(plan):
         subject, study = f"1000000{k}", f"5000000{k}"
         folder = root / "files" / "p1000" / f"p{subject}" / f"s{study}"
@@ -323,38 +396,73 @@ def build_mimic_tree(fixtures_dir: Path, root: Path) -> dict[str, tuple[str, dic
             shutil.copy(fixtures_dir / "ludb" / f"{rec}.{ext}", folder / f"{rec}.{ext}")
         ann = wfdb.rdann(str(fixtures_dir / "ludb" / rec), "ii")
         waves = triplets(ann.sample, ann.symbol)
-        i = next(j for j in range(len(waves) - 2)
-                 if [w[0] for w in waves[j : j + 3]] == ["p", "N", "t"])
+        i = next(
+            j for j in range(len(waves) - 2) if [w[0] for w in waves[j : j + 3]] == ["p", "N", "t"]
+        )
         (_, p_on, p_off), (_, q_on, q_off), (_, _, t_off) = waves[i : i + 3]
         t0 = p_on - 40
-        fid = {"p_onset": (p_on - t0) * 2, "p_end": (p_off - t0) * 2,
-               "qrs_onset": (q_on - t0) * 2, "qrs_end": (q_off - t0) * 2,
-               "t_end": (t_off - t0) * 2}
+        fid = {
+            "p_onset": (p_on - t0) * 2,
+            "p_end": (p_off - t0) * 2,
+            "qrs_onset": (q_on - t0) * 2,
+            "qrs_end": (q_off - t0) * 2,
+            "t_end": (t_off - t0) * 2,
+        }
         if k == 3:
             fid["p_onset"] = 29999
         reports = report.split("|") + [""] * 16
-        measures.append([subject, study, "6848296", "2180-07-23 08:44:00", *reports,
-                         "0.005-150 Hz", "60 Hz notch Baseline filter", 800,
-                         *fid.values(), 60, 60, 60])
-        rows.append([subject, study, study, "2180-07-23 08:44:00",
-                     f"files/p1000/p{subject}/s{study}/{rec}"])
+        measures.append(
+            [
+                subject,
+                study,
+                "6848296",
+                "2180-07-23 08:44:00",
+                *reports,
+                "0.005-150 Hz",
+                "60 Hz notch Baseline filter",
+                800,
+                *fid.values(),
+                60,
+                60,
+                60,
+            ]
+        )
+        rows.append(
+            [subject, study, study, "2180-07-23 08:44:00", f"files/p1000/p{subject}/s{study}/{rec}"]
+        )
         truth[study] = (rec, fid)
-    pd.DataFrame(measures, columns=MIMIC_COLUMNS).to_csv(root / "machine_measurements.csv",
-                                                         index=False)
-    pd.DataFrame(rows, columns=["subject_id", "study_id", "file_name", "ecg_time", "path"]
-                 ).to_csv(root / "record_list.csv", index=False)
+    pd.DataFrame(measures, columns=MIMIC_COLUMNS).to_csv(
+        root / "machine_measurements.csv", index=False
+    )
+    pd.DataFrame(rows, columns=["subject_id", "study_id", "file_name", "ecg_time", "path"]).to_csv(
+        root / "record_list.csv", index=False
+    )
     return truth
 
 
 def test_mimic_shaped_tree_goes_through_split_and_prepare(fixtures_dir, tmp_path):
     root = tmp_path / "mimic"
     truth = build_mimic_tree(fixtures_dir, root)
-    cli("split", "--dataset", "mimic", "--root", root, "--out", tmp_path / "split",
-        "--val", "0.25", "--test", "0.25")
+    cli(
+        "split",
+        "--dataset",
+        "mimic",
+        "--root",
+        root,
+        "--out",
+        tmp_path / "split",
+        "--val",
+        "0.25",
+        "--test",
+        "0.25",
+    )
     master = pd.read_csv(tmp_path / "split" / "master.csv", dtype=str)
     assert master.set_index("record")["label"].to_dict() == {
-        "50000000": "abnormal", "50000001": "abnormal", "50000002": "normal",
-        "50000003": "normal"}
+        "50000000": "abnormal",
+        "50000001": "abnormal",
+        "50000002": "normal",
+        "50000003": "normal",
+    }
     cli("prepare", tmp_path / "split", "--out", tmp_path / "prep", "--workers", "2")
     windows, excluded, overlaps = 0, {}, []
     for split in ("train", "val", "test"):
@@ -379,8 +487,8 @@ def test_mimic_shaped_tree_goes_through_split_and_prepare(fixtures_dir, tmp_path
             # Placed QRS land on the real annotated QRS of lead II.
             ann = wfdb.rdann(str(fixtures_dir / "ludb" / rec), "ii")
             for kind, on, off in triplets(ann.sample, ann.symbol):
-                if kind == "N" and m[row.row, on:off + 1].all():
-                    overlaps.append(y[row.row, on:off + 1, QRS].mean())
+                if kind == "N" and m[row.row, on : off + 1].all():
+                    overlaps.append(y[row.row, on : off + 1, QRS].mean())
     assert windows == 3 and excluded == {"machine_measurements_missing": 1}
     assert len(overlaps) >= 15 and np.median(overlaps) > 0.8
 
@@ -391,9 +499,20 @@ def test_long_record_without_masks_drops_the_tail(fixtures_dir, tmp_path):
     header = wfdb.rdheader(str(fixtures_dir / "cinc" / "A0001"))
     assert header.sig_len == 7500
     csv = tmp_path / "all_records.csv"
-    pd.DataFrame([{"record": "A0001", "patient": "cpsc-A0001", "label": "abnormal",
-                   "source": "cinc", "path": str(fixtures_dir / "cinc" / "A0001"),
-                   "mask_source": "none", "mains_hz": 50, "split": "all"}]).to_csv(csv, index=False)
+    pd.DataFrame(
+        [
+            {
+                "record": "A0001",
+                "patient": "cpsc-A0001",
+                "label": "abnormal",
+                "source": "cinc",
+                "path": str(fixtures_dir / "cinc" / "A0001"),
+                "mask_source": "none",
+                "mains_hz": 50,
+                "split": "all",
+            }
+        ]
+    ).to_csv(csv, index=False)
     manifest = prepare_split(csv, tmp_path / "out", workers=1)
     assert manifest["windows"] == 1
     info, _ = assert_contract(tmp_path / "out", 1, per_lead=False)
@@ -403,8 +522,9 @@ def test_long_record_without_masks_drops_the_tail(fixtures_dir, tmp_path):
     assert np.abs(x).mean() > 0.1 and pd.isna(info.loc[0, "missing_leads"])  # all 12 leads
 
 
-def test_prepare_streams_the_csv_and_still_refuses_duplicate_ids(fixtures_dir, tmp_path,
-                                                                   monkeypatch):
+def test_prepare_streams_the_csv_and_still_refuses_duplicate_ids(
+    fixtures_dir, tmp_path, monkeypatch
+):
     from hearteye.data import master as master_module
     from hearteye.errors import HeartEyeError
 

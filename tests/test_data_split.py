@@ -14,8 +14,31 @@ from hearteye.data.master import build_master, read_master
 from hearteye.data.split import split_master, split_report
 
 # LUDB records with sinus rhythm, a normal-range axis and no other statement (SOURCE.md).
-LUDB_NORMAL = {56, 58, 62, 119, 123, 135, 142, 149, 152, 154, 157, 161, 162, 166, 168, 177,
-               187, 190, 193, 194, 195, 198, 199}
+LUDB_NORMAL = {
+    56,
+    58,
+    62,
+    119,
+    123,
+    135,
+    142,
+    149,
+    152,
+    154,
+    157,
+    161,
+    162,
+    166,
+    168,
+    177,
+    187,
+    190,
+    193,
+    194,
+    195,
+    198,
+    199,
+}
 
 
 def test_ludb_labels_from_csv_and_headers_agree(shared_data):
@@ -24,15 +47,20 @@ def test_ludb_labels_from_csv_and_headers_agree(shared_data):
     assert set(master.loc[master["label"] == "normal", "record"].astype(int)) == LUDB_NORMAL
     from pathlib import Path
 
-    from_headers = {r: ludb._label_from_header(Path(p + ".hea"))
-                    for r, p in zip(master["record"], master["path"], strict=True)}
+    from_headers = {
+        r: ludb._label_from_header(Path(p + ".hea"))
+        for r, p in zip(master["record"], master["path"], strict=True)
+    }
     assert from_headers == dict(zip(master["record"], master["label"], strict=True))
 
 
 def test_ludb_fixture_labels(fixtures_dir):
     master = build_master("ludb", fixtures_dir / "ludb")
     assert dict(zip(master["record"], master["label"], strict=True)) == {
-        "1": "abnormal", "24": "abnormal", "119": "normal"}
+        "1": "abnormal",
+        "24": "abnormal",
+        "119": "normal",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,25 +79,36 @@ def test_mimic_adapter_on_the_published_row(shared_data):
     master = build_master("mimic", shared_data / "mimic-iv-ecg-rows")
     row = master.iloc[0]
     assert (row["record"], row["patient"], row["label"]) == ("40689238", "10000032", "abnormal")
-    assert mimic.machine_fiducials(row) == ({"p_onset": 40.0, "p_end": 128.0, "qrs_onset": 170.0,
-                                            "qrs_end": 258.0, "t_end": 518.0}, "")
+    assert mimic.machine_fiducials(row) == (
+        {"p_onset": 40.0, "p_end": 128.0, "qrs_onset": 170.0, "qrs_end": 258.0, "t_end": 518.0},
+        "",
+    )
 
 
-@pytest.mark.parametrize("lines,label", [
-    (["Sinus rhythm", "Normal ECG"], "normal"),
-    (["Sinus tachycardia", "Otherwise normal ECG"], "abnormal"),
-    (["Sinus rhythm", "Borderline ECG"], "abnormal"),
-    (["Atrial fibrillation", "Abnormal ECG"], "abnormal"),
-    (["Sinus rhythm", float("nan")], "abnormal"),
-])
+@pytest.mark.parametrize(
+    "lines,label",
+    [
+        (["Sinus rhythm", "Normal ECG"], "normal"),
+        (["Sinus tachycardia", "Otherwise normal ECG"], "abnormal"),
+        (["Sinus rhythm", "Borderline ECG"], "abnormal"),
+        (["Atrial fibrillation", "Abnormal ECG"], "abnormal"),
+        (["Sinus rhythm", float("nan")], "abnormal"),
+    ],
+)
 def test_mimic_report_rule(lines, label):
     assert mimic.report_label(lines) == label
 
 
-@pytest.mark.parametrize("change,reason", [
-    ({"p_onset": 29999}, "missing"), ({"t_end": None}, "missing"), ({"p_end": "x"}, "missing"),
-    ({"qrs_end": -4}, "missing"), ({"p_end": 200}, "inconsistent"),
-])
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"p_onset": 29999}, "missing"),
+        ({"t_end": None}, "missing"),
+        ({"p_end": "x"}, "missing"),
+        ({"qrs_end": -4}, "missing"),
+        ({"p_end": 200}, "inconsistent"),
+    ],
+)
 def test_mimic_sentinels(change, reason):
     row = {"p_onset": 40, "p_end": 128, "qrs_onset": 170, "qrs_end": 258, "t_end": 518, **change}
     assert mimic.machine_fiducials(row) == (None, reason)
@@ -101,8 +140,10 @@ def test_grouped_split_keeps_patients_whole_and_is_deterministic(ptbxl_master):
 
 
 def test_split_cli_on_ludb(shared_data, tmp_path):
-    res = CliRunner().invoke(main, ["split", "--dataset", "ludb", "--root",
-                                    str(shared_data / "ludb"), "--out", str(tmp_path)])
+    res = CliRunner().invoke(
+        main,
+        ["split", "--dataset", "ludb", "--root", str(shared_data / "ludb"), "--out", str(tmp_path)],
+    )
     assert res.exit_code == 0, res.output
     assert "no patient in two sets: yes" in res.output
     parts = {s: read_master(tmp_path / f"{s}_records.csv") for s in ("train", "val", "test")}

@@ -49,6 +49,7 @@ def _annotated_qrs(base, lead: str) -> int:
 
 # -- post-processing and evaluator ------------------------------------------------------------
 
+
 def test_postprocess_recovers_annotated_boundaries_from_real_masks(fixtures_dir):
     """Masks made from the annotation (the training targets) give back the annotation."""
     ev = Evaluator(FS)
@@ -84,8 +85,8 @@ def test_no_p_wave_without_p_run():
     """A QRS/QT trace with no P probability yields beats with P = None (nothing invented)."""
     prob = np.zeros((3, 2000), np.float32)
     for q in (300, 800, 1300):
-        prob[1, q:q + 45] = 1
-        prob[2, q:q + 200] = 1
+        prob[1, q : q + 45] = 1
+        prob[2, q : q + 200] = 1
     beats = beats_from_probs(prob, FS)
     assert len(beats) == 3
     assert all(b.p_onset is None and b.p_offset is None for b in beats)
@@ -103,9 +104,12 @@ def test_match_is_one_to_one_and_ignores_unannotated_region():
 
 # -- the shipped model -------------------------------------------------------------------------
 
+
 def test_runtime_does_not_import_torch():
-    code = ("import sys, hearteye.delineate.runtime, hearteye.delineate.evaluate; "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, hearteye.delineate.runtime, hearteye.delineate.evaluate; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -119,8 +123,9 @@ def test_model_finds_the_annotated_beats(fixtures_dir, delineator):
             ref, region = read_ludb_lead(base, lead)
             pred = boundaries(out.leads[lead])
             ev.add_lead(ref, pred, region)
-            inside = pred["qrs_onset"][(pred["qrs_onset"] >= region[0] - 75)
-                                       & (pred["qrs_onset"] <= region[1])]
+            inside = pred["qrs_onset"][
+                (pred["qrs_onset"] >= region[0] - 75) & (pred["qrs_onset"] <= region[1])
+            ]
             assert abs(len(inside) - len(ref["qrs_onset"])) <= 1, (rec, lead)
         # Global beats: one per annotated QRS of lead II.
         n_qrs = sum(b.qrs_onset is not None for b in out.beats)
@@ -142,8 +147,9 @@ def test_model_works_on_one_and_three_leads(fixtures_dir, delineator, leads):
     assert set(out.leads) == set(leads)
     for lead in leads:
         ref, region = read_ludb_lead(base, lead)
-        tp, fn, fp, err = match(ref["qrs_onset"], boundaries(out.leads[lead])["qrs_onset"],
-                                75, region)
+        tp, fn, fp, err = match(
+            ref["qrs_onset"], boundaries(out.leads[lead])["qrs_onset"], 75, region
+        )
         assert fn == 0 and fp == 0, (lead, tp, fn, fp)
         assert np.abs(err).mean() < 10 * FS / 1000
     assert abs(sum(b.qrs_onset is not None for b in out.beats) - _annotated_qrs(base, "II")) <= 2
@@ -172,10 +178,12 @@ def test_af_record_gets_no_invented_p_waves(ludb_dir, delineator):
 
 # -- long records: windows and stitching ----------------------------------------------------------
 
+
 def test_stitching_loses_and_doubles_no_beat(fixtures_dir, delineator):
     """60 s of real signal delineated as one piece vs in small overlapping windows."""
-    sig = np.concatenate([preprocess(read_wfdb(fixtures_dir / "ludb" / r)).signal
-                          for r in RECORDS + RECORDS], axis=1)
+    sig = np.concatenate(
+        [preprocess(read_wfdb(fixtures_dir / "ludb" / r)).signal for r in RECORDS + RECORDS], axis=1
+    )
     leads = tuple(read_wfdb(fixtures_dir / "ludb" / "1").leads)
     whole = delineator.delineate_signal(sig, leads, single_window=10**9)
     small = delineator.delineate_signal(sig, leads, window=2048, context=512, single_window=0)
@@ -189,6 +197,7 @@ def test_stitching_loses_and_doubles_no_beat(fixtures_dir, delineator):
 
 
 # -- CLI -----------------------------------------------------------------------------------------
+
 
 def test_cli_delineate_json(fixtures_dir):
     from click.testing import CliRunner
@@ -211,6 +220,7 @@ def test_cli_delineate_json(fixtures_dir):
 
 # -- training (smoke: the script runs end to end and exports a working ONNX file) -----------------
 
+
 def test_train_delineator_smoke(tmp_path, fixtures_dir):
     pytest.importorskip("torch")
     from hearteye.train.train_delineator import TrainConfig, train
@@ -230,8 +240,17 @@ def test_train_delineator_smoke(tmp_path, fixtures_dir):
         np.save(d / "Y_lead_data.npy", np.stack(y))
         np.save(d / "M_lead_data.npy", np.stack(m))
     out = tmp_path / "m.onnx"
-    log = train(TrainConfig(data=str(tmp_path), out=str(out), max_steps=3, eval_every=3,
-                            batch_windows=2, crop=1024, threads=1))
+    log = train(
+        TrainConfig(
+            data=str(tmp_path),
+            out=str(out),
+            max_steps=3,
+            eval_every=3,
+            batch_windows=2,
+            crop=1024,
+            threads=1,
+        )
+    )
     assert out.is_file() and log["best_step"] == 3
     d = Delineator(out)
     assert d.multiple == 64 and d.channels == ("P", "QRS", "QT")

@@ -9,8 +9,14 @@ from hearteye.io import ReadLimits, read_edf, read_edf_bytes, read_wfdb
 from hearteye.record import STANDARD_LEADS, normalise_lead_name
 from hostile_corpus import write_edf
 
-EDF_TO_LUDB = {"ludb_119.edf": 119, "ludb_135.edf": 135, "ludb_024.edf": 24,
-               "ludb_034.edf": 34, "ludb_038.edf": 38, "ludb_052.edf": 52}
+EDF_TO_LUDB = {
+    "ludb_119.edf": 119,
+    "ludb_135.edf": 135,
+    "ludb_024.edf": 24,
+    "ludb_034.edf": 34,
+    "ludb_038.edf": 38,
+    "ludb_052.edf": 52,
+}
 
 
 def _check_against_wfdb(edf_path, hea_path):
@@ -30,8 +36,10 @@ def test_edf_fixtures_match_wfdb_originals(fixtures_dir, name, n):
 
 def test_six_staged_edf_files_match_wfdb_originals(shared_data):
     folder = shared_data / "ludb-edf"
-    diffs = [_check_against_wfdb(folder / name, shared_data / "ludb" / "data" / f"{n}.hea")
-             for name, n in EDF_TO_LUDB.items()]
+    diffs = [
+        _check_against_wfdb(folder / name, shared_data / "ludb" / "data" / f"{n}.hea")
+        for name, n in EDF_TO_LUDB.items()
+    ]
     assert len(diffs) == 6 and max(diffs) < 1e-4  # measured 4.3e-5 (header rounding)
 
 
@@ -63,8 +71,14 @@ def test_two_rates_are_resampled_not_padded():
     t500, t250 = np.arange(5000) / 500, np.arange(2500) / 250
     channels = [
         {"label": "ECG I", "dimension": "mV", "fs": 500, "data": np.sin(2 * np.pi * 10 * t500)},
-        {"label": "ECG II", "dimension": "uV", "fs": 250, "pmin": -5000, "pmax": 5000,
-         "data": 1000 * np.sin(2 * np.pi * 10 * t250)},
+        {
+            "label": "ECG II",
+            "dimension": "uV",
+            "fs": 250,
+            "pmin": -5000,
+            "pmax": 5000,
+            "data": 1000 * np.sin(2 * np.pi * 10 * t250),
+        },
         {"label": "Resp", "dimension": "%", "fs": 25, "data": np.zeros(250)},
     ]
     rec = read_edf_bytes(write_edf(channels), "two_rates.edf")
@@ -83,9 +97,21 @@ def test_volt_units_and_birthdate_age(tmp_path):
 
     path = tmp_path / "v.edf"
     w = pyedflib.EdfWriter(str(path), 1, file_type=pyedflib.FILETYPE_EDFPLUS)
-    w.setSignalHeaders([{"label": "EKG V1-REF", "dimension": "V", "sample_frequency": 500,
-                         "physical_min": -0.01, "physical_max": 0.01, "digital_min": -32768,
-                         "digital_max": 32767, "transducer": "", "prefilter": ""}])
+    w.setSignalHeaders(
+        [
+            {
+                "label": "EKG V1-REF",
+                "dimension": "V",
+                "sample_frequency": 500,
+                "physical_min": -0.01,
+                "physical_max": 0.01,
+                "digital_min": -32768,
+                "digital_max": 32767,
+                "transducer": "",
+                "prefilter": "",
+            }
+        ]
+    )
     from datetime import date, datetime
 
     w.setStartdatetime(datetime(2020, 6, 1, 10, 0, 0))
@@ -100,10 +126,22 @@ def test_volt_units_and_birthdate_age(tmp_path):
     assert rec.meta.age == 69 and rec.meta.sex == "F"
 
 
-@pytest.mark.parametrize("given, standard", [
-    ("ECG I", "I"), ("Lead II", "II"), ("ecg ii", "II"), ("avr", "aVR"), ("AVL", "aVL"),
-    ("EKG aVF", "aVF"), ("V1-REF", "V1"), ("ECG V6", "V6"), ("i", "I"), ("III", "III"),
-    ("MLII", "MLII"), ("Pleth", "Pleth"),
-])
+@pytest.mark.parametrize(
+    "given, standard",
+    [
+        ("ECG I", "I"),
+        ("Lead II", "II"),
+        ("ecg ii", "II"),
+        ("avr", "aVR"),
+        ("AVL", "aVL"),
+        ("EKG aVF", "aVF"),
+        ("V1-REF", "V1"),
+        ("ECG V6", "V6"),
+        ("i", "I"),
+        ("III", "III"),
+        ("MLII", "MLII"),
+        ("Pleth", "Pleth"),
+    ],
+)
 def test_lead_names_are_normalised(given, standard):
     assert normalise_lead_name(given) == standard

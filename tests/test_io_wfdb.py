@@ -41,10 +41,13 @@ def test_ludb_metadata(fixtures_dir):
     assert meta.original_units == ("mV",) * 12
 
 
-@pytest.mark.parametrize("name, age, sex, dx", [
-    ("A0001", 74, "M", ("59118001",)),
-    ("E00001", None, "F", ("426783006",)),  # the header says 'Age: NaN'
-])
+@pytest.mark.parametrize(
+    "name, age, sex, dx",
+    [
+        ("A0001", 74, "M", ("59118001",)),
+        ("E00001", None, "F", ("426783006",)),  # the header says 'Age: NaN'
+    ],
+)
 def test_challenge_mat_records(fixtures_dir, name, age, sex, dx):
     rec = _assert_matches_wfdb(fixtures_dir / "cinc" / f"{name}.hea")
     assert rec.leads == STANDARD_LEADS and rec.fs == 500
@@ -98,8 +101,17 @@ def _write_two_leads(folder: Path, fmt: str, gain: float) -> None:
     t = np.arange(2500) / 500
     sig = np.stack([np.sin(2 * np.pi * 1.3 * t), 0.4 * np.cos(2 * np.pi * 7 * t)], axis=1)
     sig += 0.01 * rng.standard_normal(sig.shape)
-    wfdb.wrsamp("r", fs=500, units=["mV", "mV"], sig_name=["ECG I", "Lead II"], p_signal=sig,
-                fmt=[fmt, fmt], adc_gain=[gain, gain], baseline=[0, 0], write_dir=str(folder))
+    wfdb.wrsamp(
+        "r",
+        fs=500,
+        units=["mV", "mV"],
+        sig_name=["ECG I", "Lead II"],
+        p_signal=sig,
+        fmt=[fmt, fmt],
+        adc_gain=[gain, gain],
+        baseline=[0, 0],
+        write_dir=str(folder),
+    )
 
 
 def _recode(folder: Path, fmt: str) -> None:
@@ -139,12 +151,14 @@ def test_max_seconds_decodes_only_the_start(tmp_path, fmt):
     start = read_wfdb(tmp_path / "r.hea", ReadLimits(max_seconds=1.5))
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert read_wfdb_files(files, "r.hea", ReadLimits(max_seconds=1.5)).signal.tobytes() == (
-        start.signal.tobytes())
+        start.signal.tobytes()
+    )
     assert start.n_samples == 750 and start.meta.recording_duration_s == 5.0
     assert start.recording_duration == 5.0 and whole.recording_duration == 5.0
     np.testing.assert_array_equal(start.signal, whole.signal[:, :750])
-    assert read_wfdb(tmp_path / "r.hea", ReadLimits(max_seconds=9)).meta.recording_duration_s \
-        is None  # shorter than the bound: read whole
+    assert (
+        read_wfdb(tmp_path / "r.hea", ReadLimits(max_seconds=9)).meta.recording_duration_s is None
+    )  # shorter than the bound: read whole
 
 
 def test_missing_sample_count_is_inferred_from_the_file(fixtures_dir, tmp_path):
@@ -157,8 +171,15 @@ def test_missing_sample_count_is_inferred_from_the_file(fixtures_dir, tmp_path):
 
 def test_non_voltage_channels_are_dropped(tmp_path):
     sig = np.stack([np.sin(np.arange(2000) / 50), 80 + np.zeros(2000)], axis=1)
-    wfdb.wrsamp("bp", fs=250, units=["mV", "mmHg"], sig_name=["II", "ABP"], p_signal=sig,
-                fmt=["16", "16"], write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "bp",
+        fs=250,
+        units=["mV", "mmHg"],
+        sig_name=["II", "ABP"],
+        p_signal=sig,
+        fmt=["16", "16"],
+        write_dir=str(tmp_path),
+    )
     rec = read_wfdb(tmp_path / "bp.hea")
     assert rec.leads == ("II",) and rec.meta.extra["dropped_channels"] == ["ABP"]
 

@@ -50,9 +50,12 @@ def test_overlay_and_header_change_the_pixels(analysis):
 
 def test_other_lead_sets_get_one_row_per_lead(analysis):
     idx = [analysis.leads.index(n) for n in ("I", "II", "V1")]
-    three = replace(analysis, leads=("I", "II", "V1"), signal=analysis.signal[idx],
-                    lead_beats={k: v for k, v in analysis.lead_beats.items()
-                                if k in ("I", "II", "V1")})
+    three = replace(
+        analysis,
+        leads=("I", "II", "V1"),
+        signal=analysis.signal[idx],
+        lead_beats={k: v for k, v in analysis.lead_beats.items() if k in ("I", "II", "V1")},
+    )
     img3 = _image(render_png(three, dpi=100))
     img12 = _image(render_png(analysis, dpi=100))
     assert img3.size[0] == img12.size[0] and img3.size[1] < img12.size[1]
@@ -62,8 +65,13 @@ def test_short_long_and_unmeasured_records_render(analysis):
     short = replace(analysis, signal=analysis.signal[:, :1500])  # 3 s
     long = replace(analysis, signal=np.tile(analysis.signal, (1, 6)))  # 60 s: first 10 drawn
     nan = {"global": {"heart_rate": {"value": None, "unit": "bpm", "flag": None}}}
-    unmeasured = replace(analysis, measurements=nan, beats=[], lead_beats={}, quality=[
-        {"code": "flat_lead", "severity": "warning", "lead": "V3", "message": "flat"}])
+    unmeasured = replace(
+        analysis,
+        measurements=nan,
+        beats=[],
+        lead_beats={},
+        quality=[{"code": "flat_lead", "severity": "warning", "lead": "V3", "message": "flat"}],
+    )
     for a in (short, long, unmeasured):
         _image(render_png(a))
     assert _image(render_png(long)).size == _image(render_png(analysis)).size

@@ -69,7 +69,8 @@ def test_implausible_amplitude_is_flagged_and_a_dc_offset_is_not(record, filtere
     sig[5] += 300.0  # aVF with a 300 mV electrode offset: harmless once filtered
     flags = check(record.with_signal(sig))
     assert [(f.code, f.lead, f.severity) for f in flags] == [
-        ("implausible_amplitude", "III", "error")]
+        ("implausible_amplitude", "III", "error")
+    ]
     assert check(record) == []
 
 
@@ -94,8 +95,9 @@ def test_mains_check_reads_the_already_filtered_signal(record):
     from hearteye.signal import PreprocessConfig, preprocess
 
     t = np.arange(record.n_samples) / record.fs
-    noisy = record.with_signal(record.signal + (0.3 * np.sin(2 * np.pi * 50.0 * t)).astype(
-        np.float32))
+    noisy = record.with_signal(
+        record.signal + (0.3 * np.sin(2 * np.pi * 50.0 * t)).astype(np.float32)
+    )
     for notch, expected in ((60.0, {"mains_noise"}), (50.0, set())):
         pp = preprocess(noisy, PreprocessConfig(notch_hz=notch, zscore=False))
         via_filtered = assess(noisy, notch_hz=notch, filtered=(pp.signal, pp.fs))

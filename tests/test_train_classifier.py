@@ -33,8 +33,9 @@ def test_platt_is_monotonic_and_bounded():
 @pytest.fixture(scope="module")
 def trained(ludb_dir, tmp_path_factory):
     master = build_master(ludb_dir.parent)
-    subset = pd.concat([master[master.label == "normal"],
-                        master[master.label == "abnormal"].head(27)])
+    subset = pd.concat(
+        [master[master.label == "normal"], master[master.label == "abnormal"].head(27)]
+    )
     tmp = tmp_path_factory.mktemp("cls")
     subset.to_csv(tmp / "master.csv", index=False)
     spec = train([tmp / "master.csv"], tmp / "models", tmp / "work", folds=3, repeats=2)
@@ -72,5 +73,6 @@ def test_exported_models_serve_the_training_features(trained):
     for name in ("xgboost", "random_forest"):
         d = clf.predict(row, name)
         assert 0.0 <= d.probability_abnormal <= 1.0
-        assert d.classification == ("abnormal" if d.probability_abnormal >= d.threshold
-                                    else "normal")
+        assert d.classification == (
+            "abnormal" if d.probability_abnormal >= d.threshold else "normal"
+        )

@@ -104,9 +104,17 @@ def test_long_recording_reads_within_a_small_multiple_of_its_size(tmp_path):
     t = np.arange(n) / fs
     noise = np.random.default_rng(0).normal(0, 0.02, (n, 3))  # real ECG never repeats exactly
     sig = np.stack([np.sin(2 * np.pi * 1.2 * t) * (k + 1) for k in range(3)], axis=1) + noise
-    wfdb.wrsamp("holter", fs=fs, units=["mV"] * 3, sig_name=["ECG1", "ECG2", "ECG3"],
-                p_signal=sig, fmt=["212"] * 3, adc_gain=[200.0] * 3, baseline=[0] * 3,
-                write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "holter",
+        fs=fs,
+        units=["mV"] * 3,
+        sig_name=["ECG1", "ECG2", "ECG3"],
+        p_signal=sig,
+        fmt=["212"] * 3,
+        adc_gain=[200.0] * 3,
+        baseline=[0] * 3,
+        write_dir=str(tmp_path),
+    )
     files = [(p.name, p.read_bytes()) for p in tmp_path.iterdir()]
     out_bytes = 3 * n * 4
     tracemalloc.start()

@@ -94,7 +94,9 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
     if record.duration < MIN_DURATION_S:
         raise InvalidRecordError(
             f"the recording lasts {record.duration:.2f} s; HeartEye needs at least "
-            f"{MIN_DURATION_S:g} s to measure a rhythm", code="record_too_short")
+            f"{MIN_DURATION_S:g} s to measure a rhythm",
+            code="record_too_short",
+        )
     pp = preprocess(record, PreprocessConfig(notch_hz=notch_hz))
     # The model sees the z-scored copy; clinicians and the measurements need millivolts.
     display = pp.signal * pp.std[:, None] + pp.mean[:, None]
@@ -103,12 +105,16 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
     delineation = get_delineator().delineate_signal(pp.signal, record.leads, pp.flat)
     delineation.record_fs = float(record.fs)
     measurements = measure(display, pp.fs, record.leads, delineation.beats, record.meta.sex)
-    return Measured(record, display.astype(np.float32), pp.fs, delineation, measurements,
-                    quality)
+    return Measured(record, display.astype(np.float32), pp.fs, delineation, measurements, quality)
 
 
-def analyze(record: Record, *, model: str | None = None,
-            notch_hz: float | None = 50.0, max_seconds: float | None = None) -> Analysis:
+def analyze(
+    record: Record,
+    *,
+    model: str | None = None,
+    notch_hz: float | None = 50.0,
+    max_seconds: float | None = None,
+) -> Analysis:
     """Run the whole chain on ``record``. ``model``: "xgboost" | "random_forest" | None (the
     shipped default: the better one by cross-validated AUC). ``max_seconds``: analyse only
     the first ``max_seconds`` of a longer record, which bounds time and memory (a 24 h
@@ -132,8 +138,10 @@ def analyze(record: Record, *, model: str | None = None,
         lead_beats={lead: [b.to_seconds(d.fs) for b in beats] for lead, beats in d.leads.items()},
         measurements={
             "global": {k: v.to_dict() for k, v in m.measurements["global"].items()},
-            "leads": {lead: {k: _round(v) for k, v in waves.items()}
-                      for lead, waves in m.measurements["leads"].items()},
+            "leads": {
+                lead: {k: _round(v) for k, v in waves.items()}
+                for lead, waves in m.measurements["leads"].items()
+            },
         },
         quality=quality,
         classification=decision.classification,

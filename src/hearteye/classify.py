@@ -87,7 +87,8 @@ class Classifier:
             opts.intra_op_num_threads = 1
             path = self.dir / self.spec["models"]["random_forest"]["file"]
             self._sessions["random_forest"] = ort.InferenceSession(
-                str(path), opts, providers=["CPUExecutionProvider"])
+                str(path), opts, providers=["CPUExecutionProvider"]
+            )
         return self._sessions["random_forest"]
 
     def raw_probability(self, name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -110,14 +111,16 @@ class Classifier:
             if isinstance(probs, list):  # zipmap output: list of {class: prob}
                 return np.array([p[1] for p in probs]), None
             return np.asarray(probs)[:, 1], None
-        raise HeartEyeError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}",
-                            code="unknown_model")
+        raise HeartEyeError(
+            f"unknown model {name!r}; choose one of {', '.join(MODELS)}", code="unknown_model"
+        )
 
     def predict(self, x: np.ndarray, model: str | None = None) -> Decision:
         name = model or self.default
         if name not in self.spec["models"]:
-            raise HeartEyeError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}",
-                                code="unknown_model")
+            raise HeartEyeError(
+                f"unknown model {name!r}; choose one of {', '.join(MODELS)}", code="unknown_model"
+            )
         spec = self.spec["models"][name]
         raw, contribs = self.raw_probability(name, x)
         p = float(platt(raw, spec["calibration"]["a"], spec["calibration"]["b"])[0])
@@ -132,13 +135,15 @@ class Classifier:
                     continue
                 v = float(values[i])
                 shown = "missing" if math.isnan(v) else f"{v:.3g}"
-                top.append({
-                    "feature": self.feature_names[i],
-                    "value": None if math.isnan(v) else round(v, 4),
-                    "effect": round(float(row[i]), 4),
-                    "text": f"{describe_feature(self.feature_names[i])} ({shown}) "
-                            f"{'raises' if row[i] > 0 else 'lowers'} the probability of abnormal",
-                })
+                top.append(
+                    {
+                        "feature": self.feature_names[i],
+                        "value": None if math.isnan(v) else round(v, 4),
+                        "effect": round(float(row[i]), 4),
+                        "text": f"{describe_feature(self.feature_names[i])} ({shown}) "
+                        f"{'raises' if row[i] > 0 else 'lowers'} the probability of abnormal",
+                    }
+                )
         return Decision(label, p, float(spec["threshold"]), f"{name} {self.version}", top)
 
 
@@ -155,12 +160,14 @@ def range_reasons(measurements: dict) -> list[dict]:
         if m.flag is None:
             continue
         bound = m.high if m.flag == "high" else m.low
-        out.append({
-            "feature": name,
-            "value": round(m.value, 4),
-            "effect": None,
-            "text": f"{name.replace('_', ' ')} {m.value:.3g} {m.unit} is "
-                    f"{'above' if m.flag == 'high' else 'below'} the reference "
-                    f"{'maximum' if m.flag == 'high' else 'minimum'} {bound:g} {m.unit}",
-        })
+        out.append(
+            {
+                "feature": name,
+                "value": round(m.value, 4),
+                "effect": None,
+                "text": f"{name.replace('_', ' ')} {m.value:.3g} {m.unit} is "
+                f"{'above' if m.flag == 'high' else 'below'} the reference "
+                f"{'maximum' if m.flag == 'high' else 'minimum'} {bound:g} {m.unit}",
+            }
+        )
     return out

@@ -65,16 +65,30 @@ def _quality_flags(record) -> list[dict]:
 
 
 @main.command()
-@click.option("--dataset", type=click.Choice(list(DATASETS)),
-              help="Build the master table from this data set's own layout under --root.")
-@click.option("--root", type=click.Path(file_okay=False, exists=True),
-              help="Data set folder (LUDB: with data/ and ludb.csv; MIMIC-IV-ECG: with "
-                   "record_list.csv and machine_measurements.csv; PTB-XL: with "
-                   "ptbxl_database.csv; challenge: a tree of PhysioNet Challenge .hea/.mat).")
-@click.option("--master", "master_csv", type=click.Path(dir_okay=False, exists=True),
-              help="Split an existing master CSV instead (columns: see hearteye.data.master).")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Folder for master.csv, {train,val,test}_records.csv, split_report.json.")
+@click.option(
+    "--dataset",
+    type=click.Choice(list(DATASETS)),
+    help="Build the master table from this data set's own layout under --root.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True),
+    help="Data set folder (LUDB: with data/ and ludb.csv; MIMIC-IV-ECG: with "
+    "record_list.csv and machine_measurements.csv; PTB-XL: with "
+    "ptbxl_database.csv; challenge: a tree of PhysioNet Challenge .hea/.mat).",
+)
+@click.option(
+    "--master",
+    "master_csv",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Split an existing master CSV instead (columns: see hearteye.data.master).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for master.csv, {train,val,test}_records.csv, split_report.json.",
+)
 @click.option("--val", default=0.1, show_default=True, help="Fraction of patients for val.")
 @click.option("--test", default=0.1, show_default=True, help="Fraction of patients for test.")
 @click.option("--seed", default=0, show_default=True, help="Shuffling seed (deterministic).")
@@ -100,8 +114,18 @@ def split(dataset, root, master_csv, out, val, test, seed) -> None:
         else:
             master = read_master(master_csv)
         parts = split_master(master, val=val, test=test, seed=seed)
-        report = write_split(parts, out, {"dataset": dataset, "root": root, "master":
-                                          master_csv, "val": val, "test": test, "seed": seed})
+        report = write_split(
+            parts,
+            out,
+            {
+                "dataset": dataset,
+                "root": root,
+                "master": master_csv,
+                "val": val,
+                "test": test,
+                "seed": seed,
+            },
+        )
     except HeartEyeError as err:
         fail(err)
     click.echo(format_report(report))
@@ -109,17 +133,35 @@ def split(dataset, root, master_csv, out, val, test, seed) -> None:
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Output root: one folder per split (OUT/train, OUT/val, OUT/test).")
-@click.option("--workers", type=int, default=None,
-              help="Local worker processes [default: all cores].")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="Run on this Dask distributed scheduler instead (the workers must see "
-                   "the input and output paths).")
-@click.option("--shard-size", type=int, default=None,
-              help="Records per shard, the unit of resume [default: 16].")
-@click.option("--notch", type=click.Choice(["auto", "50", "60", "none"]), default="auto",
-              show_default=True, help="Mains notch; auto = the master table's mains_hz.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output root: one folder per split (OUT/train, OUT/val, OUT/test).",
+)
+@click.option(
+    "--workers", type=int, default=None, help="Local worker processes [default: all cores]."
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run on this Dask distributed scheduler instead (the workers must see "
+    "the input and output paths).",
+)
+@click.option(
+    "--shard-size",
+    type=int,
+    default=None,
+    help="Records per shard, the unit of resume [default: 16].",
+)
+@click.option(
+    "--notch",
+    type=click.Choice(["auto", "50", "60", "none"]),
+    default="auto",
+    show_default=True,
+    help="Mains notch; auto = the master table's mains_hz.",
+)
 @click.option("--keep-shards", is_flag=True, help="Keep OUT/<split>/shards after success.")
 def prepare(inputs, out, workers, scheduler, shard_size, notch, keep_shards) -> None:
     """Windows and P/QRS/QT masks for training, from split CSVs or a `hearteye split` folder.
@@ -135,27 +177,45 @@ def prepare(inputs, out, workers, scheduler, shard_size, notch, keep_shards) -> 
 
     csvs = []
     for p in map(Path, inputs):
-        csvs += [p / f"{s}_records.csv" for s in ("train", "val", "test")
-                 if (p / f"{s}_records.csv").is_file()] if p.is_dir() else [p]
+        csvs += (
+            [
+                p / f"{s}_records.csv"
+                for s in ("train", "val", "test")
+                if (p / f"{s}_records.csv").is_file()
+            ]
+            if p.is_dir()
+            else [p]
+        )
     try:
         if not csvs:
             raise HeartEyeError("no split CSVs found; run `hearteye split` first")
-        manifests = run_prepare(csvs, out, params=PrepareParams(notch=notch), workers=workers,
-                                scheduler=scheduler, shard_size=shard_size,
-                                keep_shards=keep_shards)
+        manifests = run_prepare(
+            csvs,
+            out,
+            params=PrepareParams(notch=notch),
+            workers=workers,
+            scheduler=scheduler,
+            shard_size=shard_size,
+            keep_shards=keep_shards,
+        )
     except HeartEyeError as err:
         fail(err)
     for name, m in manifests.items():
-        click.echo(f"{name}: {m['records']} records -> {m['windows']} windows, "
-                   f"{m['failed']} failed, excluded {m['excluded'] or 0}")
+        click.echo(
+            f"{name}: {m['records']} records -> {m['windows']} windows, "
+            f"{m['failed']} failed, excluded {m['excluded'] or 0}"
+        )
 
 
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@click.option("--model", type=click.Path(dir_okay=False), default=None,
-              help="ONNX delineator [default: $HEARTEYE_DELINEATOR_MODEL or "
-                   "models/delineator.onnx].")
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="ONNX delineator [default: $HEARTEYE_DELINEATOR_MODEL or models/delineator.onnx].",
+)
 def delineate(path: str, as_json: bool, model: str | None) -> None:
     """Find every P wave, QRS complex and T end in PATH: global and per-lead boundaries (s)."""
     from hearteye.delineate.runtime import delineate as run_delineate
@@ -170,13 +230,18 @@ def delineate(path: str, as_json: bool, model: str | None) -> None:
         return
     click.echo(f"{len(result['beats'])} beats (times in s)")
     for b in result["beats"]:
-        click.echo("  " + "  ".join(f"{k}={'-' if v is None else f'{v:.3f}'}"
-                                    for k, v in b.items()))
+        click.echo(
+            "  " + "  ".join(f"{k}={'-' if v is None else f'{v:.3f}'}" for k, v in b.items())
+        )
 
 
 @main.command("train-delineator")
-@click.option("--data", default="hearteye-data/prepared/ludb", show_default=True,
-              help="Folder with train/ and val/ from `hearteye prepare` (test/ is never read).")
+@click.option(
+    "--data",
+    default="hearteye-data/prepared/ludb",
+    show_default=True,
+    help="Folder with train/ and val/ from `hearteye prepare` (test/ is never read).",
+)
 @click.option("--out", default="models/delineator.onnx", show_default=True)
 @click.option("--seed", default=1337, show_default=True)
 @click.option("--threads", default=2, show_default=True)
@@ -196,12 +261,20 @@ def train_delineator(data, out, seed, threads, max_steps, max_minutes, augment) 
 
 
 @main.command("evaluate-delineator")
-@click.option("--split-csv", default="hearteye-data/splits/ludb/test_records.csv",
-              show_default=True, help="LUDB split CSV from `hearteye split` (the test split).")
+@click.option(
+    "--split-csv",
+    default="hearteye-data/splits/ludb/test_records.csv",
+    show_default=True,
+    help="LUDB split CSV from `hearteye split` (the test split).",
+)
 @click.option("--model", type=click.Path(dir_okay=False), default=None)
 @click.option("--out", default="models/delineation_eval.json", show_default=True)
-@click.option("--card", default="models/MODEL_CARD.md", show_default=True,
-              help="Model card whose delineation table is rewritten ('' to skip).")
+@click.option(
+    "--card",
+    default="models/MODEL_CARD.md",
+    show_default=True,
+    help="Model card whose delineation table is rewritten ('' to skip).",
+)
 def evaluate_delineator(split_csv, model, out, card) -> None:
     """Per-lead LUDB protocol (150 ms and strict tolerances): writes JSON and the card table."""
     from hearteye.delineate.evaluate import (
@@ -213,19 +286,28 @@ def evaluate_delineator(split_csv, model, out, card) -> None:
 
     report = evaluate_model(split_csv, model)
     write_report(report, out)
-    table = markdown_table(report, f"LUDB test split: {report['n_records']} records, "
-                                   f"{report['n_leads']} leads")
+    table = markdown_table(
+        report, f"LUDB test split: {report['n_records']} records, {report['n_leads']} leads"
+    )
     if card:
         update_model_card(card, table)
     click.echo(table)
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to listen on (0.0.0.0 in a container).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (0.0.0.0 in a container).",
+)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=None, type=int,
-              help="gunicorn worker processes [default: one per CPU core].")
+@click.option(
+    "--workers",
+    default=None,
+    type=int,
+    help="gunicorn worker processes [default: one per CPU core].",
+)
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the HeartEye web service under gunicorn (configuration: docs/SERVICE.md)."""
     from hearteye.api.config import ConfigError
@@ -241,23 +323,41 @@ def serve(host: str, port: int, workers: int | None) -> None:
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the full analysis as JSON.")
-@click.option("--model", type=click.Choice(["xgboost", "random_forest"]), default=None,
-              help="Classifier (default: the shipped default, the better by CV AUC).")
-@click.option("--notch", type=click.Choice(["50", "60", "none"]), default="50",
-              show_default=True, help="Mains frequency to remove.")
-@click.option("--max-seconds", type=click.FloatRange(min=2.0), default=None,
-              help="Read and analyse only the first this many seconds (as the service does "
-                   "with ANALYZE_MAX_SECONDS) [default: the whole recording].")
-def analyze(path: str, as_json: bool, model: str | None, notch: str,
-            max_seconds: float | None) -> None:
+@click.option(
+    "--model",
+    type=click.Choice(["xgboost", "random_forest"]),
+    default=None,
+    help="Classifier (default: the shipped default, the better by CV AUC).",
+)
+@click.option(
+    "--notch",
+    type=click.Choice(["50", "60", "none"]),
+    default="50",
+    show_default=True,
+    help="Mains frequency to remove.",
+)
+@click.option(
+    "--max-seconds",
+    type=click.FloatRange(min=2.0),
+    default=None,
+    help="Read and analyse only the first this many seconds (as the service does "
+    "with ANALYZE_MAX_SECONDS) [default: the whole recording].",
+)
+def analyze(
+    path: str, as_json: bool, model: str | None, notch: str, max_seconds: float | None
+) -> None:
     """Read, clean, delineate, measure and classify one ECG (.hea, .edf or .zip)."""
     from hearteye.analyze import analyze as run_analysis
     from hearteye.io import ReadLimits, read_record
 
     try:
         record = read_record(path, ReadLimits(max_seconds=max_seconds))
-        result = run_analysis(record, model=model, max_seconds=max_seconds,
-                              notch_hz=None if notch == "none" else float(notch))
+        result = run_analysis(
+            record,
+            model=model,
+            max_seconds=max_seconds,
+            notch_hz=None if notch == "none" else float(notch),
+        )
     except HeartEyeError as err:
         fail(err)
     except FileNotFoundError as err:  # a model file missing from this installation
@@ -267,10 +367,18 @@ def analyze(path: str, as_json: bool, model: str | None, notch: str,
         echo_json(result.to_dict())
         return
     g = result.measurements["global"]
-    click.echo(f"{result.classification.upper()}  P(abnormal) = "
-               f"{result.probability_abnormal:.2f}  ({result.model})")
-    for name in ("heart_rate", "pr_interval", "qrs_duration", "qt_interval", "qtc_bazett",
-                 "qrs_axis"):
+    click.echo(
+        f"{result.classification.upper()}  P(abnormal) = "
+        f"{result.probability_abnormal:.2f}  ({result.model})"
+    )
+    for name in (
+        "heart_rate",
+        "pr_interval",
+        "qrs_duration",
+        "qt_interval",
+        "qtc_bazett",
+        "qrs_axis",
+    ):
         m = g[name]
         flag = f"  [{m['flag']}]" if m["flag"] else ""
         value = "-" if m["value"] is None else f"{m['value']:.0f}"
@@ -280,19 +388,37 @@ def analyze(path: str, as_json: bool, model: str | None, notch: str,
 
 
 @main.command("train-classifier")
-@click.option("--master", "masters", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False),
-              help="Master CSV(s) from `hearteye split` (repeat for several data sets).")
-@click.option("--out", default="models/classifier", show_default=True,
-              type=click.Path(file_okay=False), help="Where the model files go.")
-@click.option("--work", default="out/classifier", show_default=True,
-              type=click.Path(file_okay=False),
-              help="Feature cache and out-of-fold predictions.")
+@click.option(
+    "--master",
+    "masters",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Master CSV(s) from `hearteye split` (repeat for several data sets).",
+)
+@click.option(
+    "--out",
+    default="models/classifier",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the model files go.",
+)
+@click.option(
+    "--work",
+    default="out/classifier",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Feature cache and out-of-fold predictions.",
+)
 @click.option("--folds", default=5, show_default=True)
 @click.option("--repeats", default=5, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--sensitivity", default=0.95, show_default=True,
-              help="Operating point: minimum sensitivity for abnormal.")
+@click.option(
+    "--sensitivity",
+    default=0.95,
+    show_default=True,
+    help="Operating point: minimum sensitivity for abnormal.",
+)
 def train_classifier(masters, out, work, folds, repeats, seed, sensitivity) -> None:
     """Train XGBoost and RandomForest on the measurements, with grouped repeated CV."""
     import logging
@@ -300,22 +426,38 @@ def train_classifier(masters, out, work, folds, repeats, seed, sensitivity) -> N
     from hearteye.train.train_classifier import train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    spec = train([Path(m) for m in masters], Path(out), Path(work), folds, repeats, seed,
-                 sensitivity)
+    spec = train(
+        [Path(m) for m in masters], Path(out), Path(work), folds, repeats, seed, sensitivity
+    )
     for name, m in spec["models"].items():
-        click.echo(f"{name:14s} CV AUC {m['cv_auc_mean']:.3f} +- {m['cv_auc_sd']:.3f}  "
-                   f"threshold {m['threshold']:.3f}")
+        click.echo(
+            f"{name:14s} CV AUC {m['cv_auc_mean']:.3f} +- {m['cv_auc_sd']:.3f}  "
+            f"threshold {m['threshold']:.3f}"
+        )
     click.echo(f"rule baseline  AUC {spec['training']['rule_baseline_auc']:.3f}")
     click.echo(f"default: {spec['default']}; models in {out}")
 
 
 @main.command("evaluate-classifier")
-@click.option("--work", default="out/classifier", show_default=True,
-              type=click.Path(file_okay=False, exists=True))
-@click.option("--models", default="models/classifier", show_default=True,
-              type=click.Path(file_okay=False, exists=True))
-@click.option("--card", default="models/MODEL_CARD.md", show_default=True,
-              type=click.Path(dir_okay=False), help="Model card whose classifier table to update.")
+@click.option(
+    "--work",
+    default="out/classifier",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True),
+)
+@click.option(
+    "--models",
+    default="models/classifier",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True),
+)
+@click.option(
+    "--card",
+    default="models/MODEL_CARD.md",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Model card whose classifier table to update.",
+)
 def evaluate_classifier(work, models, card) -> None:
     """AUC (bootstrap 95% CI), sensitivity, specificity, Brier, confusion matrix per model."""
     from hearteye.train.evaluate_classifier import markdown_table, run

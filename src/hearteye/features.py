@@ -74,6 +74,7 @@ def _span_ms(beats, start: str, end: str, fs: float) -> list[float]:
 
 # --- rhythm ---------------------------------------------------------------------------------
 
+
 def rr_intervals_ms(beats, fs: float) -> np.ndarray:
     """RR intervals between consecutive QRS onsets (ms)."""
     onsets = np.array(sorted(b.qrs_onset for b in beats if b.qrs_onset is not None), float)
@@ -99,13 +100,15 @@ def rhythm(beats, fs: float) -> dict[str, Measurement]:
         "rr_rmssd": _ranged(rmssd, "ms", None, None),
         # SD / mean of RR: sinus rhythm stays under ~0.1; atrial fibrillation is far above.
         "rr_irregularity": _ranged(irregularity, "ratio", None, 0.15),
-        "p_wave_fraction": _ranged(with_p / len(qrs_beats) if qrs_beats else NAN, "ratio",
-                                   0.9, None),
+        "p_wave_fraction": _ranged(
+            with_p / len(qrs_beats) if qrs_beats else NAN, "ratio", 0.9, None
+        ),
         "beat_count": _ranged(float(len(qrs_beats)), "beats", None, None),
     }
 
 
 # --- intervals ------------------------------------------------------------------------------
+
 
 def intervals(beats, fs: float, rr_ms: float, sex: str | None = None) -> dict[str, Measurement]:
     p_dur = _median(_span_ms(beats, "p_onset", "p_offset", fs))
@@ -121,14 +124,14 @@ def intervals(beats, fs: float, rr_ms: float, sex: str | None = None) -> dict[st
         "qrs_duration": _ranged(qrs, "ms", None, 120.0),
         "qt_interval": _ranged(qt, "ms", None, None),
         "qtc_bazett": _ranged(qt / math.sqrt(rr_s) if rr_s > 0 else NAN, "ms", 350.0, qtc_high),
-        "qtc_fridericia": _ranged(qt / rr_s ** (1 / 3) if rr_s > 0 else NAN, "ms", 350.0,
-                                  qtc_high),
+        "qtc_fridericia": _ranged(qt / rr_s ** (1 / 3) if rr_s > 0 else NAN, "ms", 350.0, qtc_high),
         "qtc_framingham": _ranged(qt + 154.0 * (1.0 - rr_s), "ms", 350.0, qtc_high),
         "qtc_hodges": _ranged(qt + 1.75 * (hr - 60.0), "ms", 350.0, qtc_high),
     }
 
 
 # --- amplitudes and axes --------------------------------------------------------------------
+
 
 def _baseline(x: np.ndarray, beat, fs: float) -> float:
     """Isoelectric level of one beat in one lead: PR segment, else 20 ms before QRS onset."""
@@ -230,6 +233,7 @@ def axes(signal: np.ndarray, leads, beats, fs: float) -> dict[str, Measurement]:
 
 def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Measurement]:
     """Sokolow-Lyon (S V1 + max R V5/V6) and Cornell (R aVL + S V3) LVH voltages (mV)."""
+
     def get(lead, wave):
         return amps.get(lead, {}).get(wave, NAN)
 
@@ -246,8 +250,10 @@ def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Me
 def measure(signal: np.ndarray, fs: float, leads, beats, sex: str | None = None) -> dict:
     """All measurements: ``{"global": {name: Measurement}, "leads": {lead: {wave: mV}}}``."""
     leads = tuple(leads)
-    beats = sorted((b for b in beats if b.qrs_onset is not None or b.p_onset is not None),
-                   key=lambda b: b.anchor())
+    beats = sorted(
+        (b for b in beats if b.qrs_onset is not None or b.p_onset is not None),
+        key=lambda b: b.anchor(),
+    )
     qrs_beats = [b for b in beats if b.qrs_onset is not None]
     rhy = rhythm(beats, fs)
     glob = dict(rhy)
@@ -261,9 +267,21 @@ def measure(signal: np.ndarray, fs: float, leads, beats, sex: str | None = None)
 # --- classifier features --------------------------------------------------------------------
 
 GLOBAL_FEATURES = (
-    "heart_rate", "rr_sd", "rr_rmssd", "rr_irregularity", "p_wave_fraction",
-    "p_duration", "pr_interval", "qrs_duration", "qt_interval", "qtc_bazett",
-    "p_axis", "qrs_axis", "t_axis", "sokolow_lyon", "cornell",
+    "heart_rate",
+    "rr_sd",
+    "rr_rmssd",
+    "rr_irregularity",
+    "p_wave_fraction",
+    "p_duration",
+    "pr_interval",
+    "qrs_duration",
+    "qt_interval",
+    "qtc_bazett",
+    "p_axis",
+    "qrs_axis",
+    "t_axis",
+    "sokolow_lyon",
+    "cornell",
 )
 LEAD_FEATURES = ("P", "Q", "R", "S", "T", "ST")
 
@@ -272,12 +290,27 @@ LEAD_FEATURES = ("P", "Q", "R", "S", "T", "ST")
 # abnormal when any is flagged, and `analyze` lists them as reasons. One QTc formula (Bazett,
 # the one clinicians quote) and heart rate rather than its inverse, so no finding counts twice.
 FINDING_MEASUREMENTS = (
-    "heart_rate", "rr_irregularity", "p_wave_fraction", "p_duration", "pr_interval",
-    "qrs_duration", "qtc_bazett", "p_axis", "qrs_axis", "sokolow_lyon", "cornell",
+    "heart_rate",
+    "rr_irregularity",
+    "p_wave_fraction",
+    "p_duration",
+    "pr_interval",
+    "qrs_duration",
+    "qtc_bazett",
+    "p_axis",
+    "qrs_axis",
+    "sokolow_lyon",
+    "cornell",
 )
 
-_WAVE_WORDS = {"P": "P amplitude", "Q": "Q amplitude", "R": "R amplitude", "S": "S amplitude",
-               "T": "T amplitude", "ST": "ST level at J+60 ms"}
+_WAVE_WORDS = {
+    "P": "P amplitude",
+    "Q": "Q amplitude",
+    "R": "R amplitude",
+    "S": "S amplitude",
+    "T": "T amplitude",
+    "ST": "ST level at J+60 ms",
+}
 
 
 def describe_feature(name: str) -> str:

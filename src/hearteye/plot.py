@@ -40,12 +40,19 @@ _GRID_MINOR = "#fad4d4"
 _GRID_MAJOR = "#ee9a9a"
 _MARK_MM = 1.2  # height of the wave bars under each trace
 _TRACE = "#111111"
-_WAVES = (("p", "p_onset", "p_offset", "#3b7dd8", 0.22),
-          ("qrs", "qrs_onset", "qrs_offset", "#d83b3b", 0.20),
-          ("t", "qrs_offset", "t_offset", "#2e9d4f", 0.12))
-_KEY = (("heart_rate", "HR", "{:.0f} bpm"), ("pr_interval", "PR", "{:.0f} ms"),
-        ("qrs_duration", "QRS", "{:.0f} ms"), ("qt_interval", "QT", "{:.0f} ms"),
-        ("qtc_bazett", "QTc", "{:.0f} ms"), ("p_duration", "P", "{:.0f} ms"))
+_WAVES = (
+    ("p", "p_onset", "p_offset", "#3b7dd8", 0.22),
+    ("qrs", "qrs_onset", "qrs_offset", "#d83b3b", 0.20),
+    ("t", "qrs_offset", "t_offset", "#2e9d4f", 0.12),
+)
+_KEY = (
+    ("heart_rate", "HR", "{:.0f} bpm"),
+    ("pr_interval", "PR", "{:.0f} ms"),
+    ("qrs_duration", "QRS", "{:.0f} ms"),
+    ("qt_interval", "QT", "{:.0f} ms"),
+    ("qtc_bazett", "QTc", "{:.0f} ms"),
+    ("p_duration", "P", "{:.0f} ms"),
+)
 _AXES = (("p_axis", "P"), ("qrs_axis", "QRS"), ("t_axis", "T"))
 
 
@@ -65,21 +72,25 @@ def render_png(analysis: Analysis, *, patient: dict | None = None, dpi: int = 11
         for lead, t0, t1 in segments:
             x0 = _CAL_MM + t0 * MM_PER_S
             idx = analysis.leads.index(lead)
-            y = analysis.signal[idx, int(round(t0 * fs)):int(round(t1 * fs))]
+            y = analysis.signal[idx, int(round(t0 * fs)) : int(round(t1 * fs))]
             if y.size == 0:
                 continue
             x = x0 + np.arange(y.size) * (MM_PER_S / fs)
             traces.append(np.column_stack([x, base + y.astype(np.float64) * MM_PER_MV]))
             beats = analysis.lead_beats.get(lead) or analysis.beats
-            for rect, color in _wave_marks(beats, t0, t1, x0 - t0 * MM_PER_S,
-                                           base - page.row_mm * 0.24):
+            for rect, color in _wave_marks(
+                beats, t0, t1, x0 - t0 * MM_PER_S, base - page.row_mm * 0.24
+            ):
                 marks.append(rect)
                 colors.append(color)
     artists = []
     if marks:
         artists.append(PolyCollection(marks, facecolors=colors, edgecolors="none", zorder=2))
-    artists.append(LineCollection(traces, colors=_TRACE, linewidths=0.75, zorder=3,
-                                  joinstyle="round", capstyle="round"))
+    artists.append(
+        LineCollection(
+            traces, colors=_TRACE, linewidths=0.75, zorder=3, joinstyle="round", capstyle="round"
+        )
+    )
     with paper.lock:
         # Blitting: restore the pre-drawn paper, draw only what belongs to this ECG on it.
         paper.canvas.restore_region(paper.background)
@@ -90,8 +101,9 @@ def render_png(analysis: Analysis, *, patient: dict | None = None, dpi: int = 11
                 paper.fig.draw_artist(artist)
             width, height = paper.canvas.get_width_height()
             # convert() copies out of the canvas buffer, which the next render reuses.
-            image = Image.frombuffer("RGBA", (width, height), paper.canvas.buffer_rgba(),
-                                     "raw", "RGBA", 0, 1).convert("RGB")
+            image = Image.frombuffer(
+                "RGBA", (width, height), paper.canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+            ).convert("RGB")
         finally:
             for artist in artists:
                 artist.remove()
@@ -125,8 +137,14 @@ class _Page:
         self.height = self.grid_h + _HEADER_MM + _FOOTER_MM
 
     def axes(self, fig):
-        ax = fig.add_axes((_MARGIN_MM / self.width, _FOOTER_MM / self.height,
-                           self.grid_w / self.width, self.grid_h / self.height))
+        ax = fig.add_axes(
+            (
+                _MARGIN_MM / self.width,
+                _FOOTER_MM / self.height,
+                self.grid_w / self.width,
+                self.grid_h / self.height,
+            )
+        )
         ax.set_xlim(0, self.grid_w)
         ax.set_ylim(0, self.grid_h)
         ax.set_axis_off()
@@ -146,8 +164,9 @@ class _Paper:
         from matplotlib.figure import Figure
 
         self.lock = threading.Lock()
-        self.fig = Figure(figsize=(page.width / 25.4, page.height / 25.4), dpi=dpi,
-                          facecolor="white")
+        self.fig = Figure(
+            figsize=(page.width / 25.4, page.height / 25.4), dpi=dpi, facecolor="white"
+        )
         self.canvas = FigureCanvasAgg(self.fig)
         self.ax = ax = page.axes(self.fig)
         _grid(ax, page.grid_w, page.grid_h)
@@ -158,17 +177,37 @@ class _Paper:
             pulses.append(_calibration(base))
             for c, lead in enumerate(leads):
                 x0 = _CAL_MM + c * col * MM_PER_S
-                ax.text(x0 + 1.0, base + page.row_mm * 0.28, lead, fontsize=8,
-                        fontweight="bold", va="bottom", ha="left", color="#222222")
+                ax.text(
+                    x0 + 1.0,
+                    base + page.row_mm * 0.28,
+                    lead,
+                    fontsize=8,
+                    fontweight="bold",
+                    va="bottom",
+                    ha="left",
+                    color="#222222",
+                )
                 if c > 0:  # the lead-change marker of printed ECGs
                     pulses.append(np.array([[x0, base - 2.5], [x0, base + 2.5]]))
         ax.add_collection(LineCollection(pulses, colors=_TRACE, linewidths=0.75, zorder=3))
         left = _MARGIN_MM / page.width
-        self.fig.text(left, 2.0 / page.height, "25 mm/s    10 mm/mV    1 mV calibration",
-                      fontsize=7, color="#555555", va="bottom")
-        self.fig.text(1 - left, 2.0 / page.height,
-                      "HeartEye: decision support, not a diagnosis", fontsize=7,
-                      color="#555555", va="bottom", ha="right")
+        self.fig.text(
+            left,
+            2.0 / page.height,
+            "25 mm/s    10 mm/mV    1 mV calibration",
+            fontsize=7,
+            color="#555555",
+            va="bottom",
+        )
+        self.fig.text(
+            1 - left,
+            2.0 / page.height,
+            "HeartEye: decision support, not a diagnosis",
+            fontsize=7,
+            color="#555555",
+            va="bottom",
+            ha="right",
+        )
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
@@ -190,8 +229,14 @@ def _rows(analysis: Analysis) -> list[list[tuple[str, float, float]]]:
     duration = min(SECONDS, analysis.signal.shape[1] / float(analysis.fs))
     if _is_standard(analysis):
         col = SECONDS / 4
-        rows = [[(lead, c * col, min((c + 1) * col, duration)) for c, lead in enumerate(row)
-                 if c * col < duration] for row in _LAYOUT_12]
+        rows = [
+            [
+                (lead, c * col, min((c + 1) * col, duration))
+                for c, lead in enumerate(row)
+                if c * col < duration
+            ]
+            for row in _LAYOUT_12
+        ]
         rows.append([(_RHYTHM_LEAD, 0.0, duration)])
         return rows
     return [[(lead, 0.0, duration)] for lead in analysis.leads[:MAX_ROWS]]
@@ -201,8 +246,16 @@ def _calibration(base: float) -> np.ndarray:
     """The 1 mV, 200 ms standardisation pulse."""
     x0, w = 2.0, 0.2 * MM_PER_S
     h = MM_PER_MV
-    return np.array([[0.5, base], [x0, base], [x0, base + h], [x0 + w, base + h],
-                     [x0 + w, base], [_CAL_MM - 0.5, base]])
+    return np.array(
+        [
+            [0.5, base],
+            [x0, base],
+            [x0, base + h],
+            [x0 + w, base + h],
+            [x0 + w, base],
+            [_CAL_MM - 0.5, base],
+        ]
+    )
 
 
 def _wave_marks(beats, t0: float, t1: float, x_of_zero: float, y: float):
@@ -215,8 +268,10 @@ def _wave_marks(beats, t0: float, t1: float, x_of_zero: float, y: float):
                 continue
             xa = x_of_zero + max(on, t0) * MM_PER_S
             xb = x_of_zero + min(off, t1) * MM_PER_S
-            yield np.array([[xa, y], [xb, y], [xb, y + _MARK_MM], [xa, y + _MARK_MM]]), \
-                _rgba(color, 0.85)
+            yield (
+                np.array([[xa, y], [xb, y], [xb, y + _MARK_MM], [xa, y + _MARK_MM]]),
+                _rgba(color, 0.85),
+            )
 
 
 @lru_cache(maxsize=16)
@@ -237,10 +292,12 @@ def _grid(ax, width: float, height: float) -> None:
         (major if x % 5 == 0 else minor).append([(x, 0), (x, height)])
     for y in range(int(math.floor(height)) + 1):
         (major if y % 5 == 0 else minor).append([(0, y), (width, y)])
-    ax.add_collection(LineCollection(minor, colors=_GRID_MINOR, linewidths=0.3,
-                                     antialiaseds=False, zorder=0))
-    ax.add_collection(LineCollection(major, colors=_GRID_MAJOR, linewidths=0.6,
-                                     antialiaseds=False, zorder=1))
+    ax.add_collection(
+        LineCollection(minor, colors=_GRID_MINOR, linewidths=0.3, antialiaseds=False, zorder=0)
+    )
+    ax.add_collection(
+        LineCollection(major, colors=_GRID_MAJOR, linewidths=0.6, antialiaseds=False, zorder=1)
+    )
 
 
 def _value(analysis: Analysis, name: str) -> tuple[float | None, str | None]:
@@ -264,8 +321,20 @@ def _palette():
         return np.array(to_rgb(c)) * 255
 
     paper = [rgb("white"), rgb(_GRID_MINOR), rgb(_GRID_MAJOR)]
-    inks = [rgb(c) for c in (_TRACE, "#222222", "#333333", "#555555", "#111111", "#b00020",
-                             "#1b7f3b", "#a15c00", *(w[3] for w in _WAVES))]
+    inks = [
+        rgb(c)
+        for c in (
+            _TRACE,
+            "#222222",
+            "#333333",
+            "#555555",
+            "#111111",
+            "#b00020",
+            "#1b7f3b",
+            "#a15c00",
+            *(w[3] for w in _WAVES),
+        )
+    ]
     colours = []
     for ink in inks:
         for bg in paper:
@@ -284,8 +353,9 @@ def _font(size_px: int, bold: bool = False):
     from PIL import ImageFont
 
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name),
-                              size_px)
+    return ImageFont.truetype(
+        str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name), size_px
+    )
 
 
 def _fit(draw, text: str, font, width: float) -> str:
@@ -304,8 +374,7 @@ def _fit(draw, text: str, font, width: float) -> str:
 
 def _header(draw, analysis: Analysis, patient: dict | None, page: _Page, dpi: int) -> None:
     px = dpi / 25.4  # pixels per mm
-    big, body, small = _font(round(4.2 * px), True), _font(round(3.3 * px)), \
-        _font(round(2.8 * px))
+    big, body, small = _font(round(4.2 * px), True), _font(round(3.3 * px)), _font(round(2.8 * px))
     bold_small = _font(round(2.8 * px), True)
     left, right = _MARGIN_MM * px, (page.width - _MARGIN_MM) * px
     y = 3.0 * px
@@ -321,8 +390,13 @@ def _header(draw, analysis: Analysis, patient: dict | None, page: _Page, dpi: in
     cls = str(analysis.classification).capitalize()
     prob = float(analysis.probability_abnormal)
     conf = prob if cls == "Abnormal" else 1 - prob
-    draw.text((right, y), f"{cls}  ({conf:.0%})", font=big, anchor="ra",
-              fill="#b00020" if cls == "Abnormal" else "#1b7f3b")
+    draw.text(
+        (right, y),
+        f"{cls}  ({conf:.0%})",
+        font=big,
+        anchor="ra",
+        fill="#b00020" if cls == "Abnormal" else "#1b7f3b",
+    )
 
     parts, flagged = [], []
     for name, label, fmt in _KEY:
@@ -337,15 +411,22 @@ def _header(draw, analysis: Analysis, patient: dict | None, page: _Page, dpi: in
         axes.append(f"{label} {value:.0f}°" if value is not None else f"{label} —")
     parts.append("axes " + " / ".join(axes))
     draw.text((left, y + 1.3 * line), "    ".join(parts), font=body, fill="#111111")
-    models = (f"{analysis.fs:g} Hz · delineation {analysis.delineator} · "
-              f"classifier {analysis.model}")[:120]
+    models = (
+        f"{analysis.fs:g} Hz · delineation {analysis.delineator} · classifier {analysis.model}"
+    )[:120]
     draw.text((right, y + 3.2 * line), models, font=small, anchor="ra", fill="#555555")
     if flagged:
-        draw.text((left, y + 2.3 * line), "Out of range: " + ", ".join(flagged), font=small,
-                  fill="#b00020")
+        draw.text(
+            (left, y + 2.3 * line),
+            "Out of range: " + ", ".join(flagged),
+            font=small,
+            fill="#b00020",
+        )
     reasons = [str(r.get("text") or r.get("feature")) for r in (analysis.reasons or [])[:3]]
-    notes = [(f"{q['lead']}: " if q.get("lead") else "") + str(q.get("code", "")).replace("_", " ")
-             for q in (analysis.quality or [])[:8]]
+    notes = [
+        (f"{q['lead']}: " if q.get("lead") else "") + str(q.get("code", "")).replace("_", " ")
+        for q in (analysis.quality or [])[:8]
+    ]
     extra = []
     if notes:  # quality first: it says how far the rest can be trusted
         extra.append("Signal quality: " + ", ".join(notes))
@@ -353,8 +434,12 @@ def _header(draw, analysis: Analysis, patient: dict | None, page: _Page, dpi: in
         extra.append("Findings: " + "; ".join(reasons))
     if extra:
         room = right - left - draw.textlength(models, font=small) - 4 * px
-        draw.text((left, y + 3.2 * line), _fit(draw, "     ".join(extra), small, room),
-                  font=small, fill="#333333")
+        draw.text(
+            (left, y + 3.2 * line),
+            _fit(draw, "     ".join(extra), small, room),
+            font=small,
+            fill="#333333",
+        )
     x = right
     for label, color in (("ST-T", _WAVES[2][3]), ("QRS", _WAVES[1][3]), ("P", _WAVES[0][3])):
         draw.text((x, y + 2.3 * line), f"▬ {label}", font=bold_small, anchor="ra", fill=color)

@@ -60,9 +60,12 @@ class QualityFlag:
 def excerpt_flag(duration_s: float, analysed_s: float) -> QualityFlag:
     """The record lasts ``duration_s`` but only its first ``analysed_s`` were analysed."""
     return QualityFlag(
-        "excerpt", "warning", None,
+        "excerpt",
+        "warning",
+        None,
         f"the recording lasts {_clock(duration_s)}; only its first {_clock(analysed_s)} "
-        "were analysed, and every measurement describes that stretch")
+        "were analysed, and every measurement describes that stretch",
+    )
 
 
 def _clock(seconds: float) -> str:
@@ -73,8 +76,9 @@ def _clock(seconds: float) -> str:
     return f"{m} min {s:02d} s" if m else f"{seconds:g} s"
 
 
-def assess(record: Record, notch_hz: float | None = 50.0,
-           filtered: tuple[np.ndarray, float] | None = None) -> list[QualityFlag]:
+def assess(
+    record: Record, notch_hz: float | None = 50.0, filtered: tuple[np.ndarray, float] | None = None
+) -> list[QualityFlag]:
     """All quality flags for ``record``; ``notch_hz`` is the mains frequency the chain removes.
 
     ``filtered``: the record already passed through the preprocessing filters, as
@@ -83,10 +87,15 @@ def assess(record: Record, notch_hz: float | None = 50.0,
     """
     flags: list[QualityFlag] = []
     if record.duration < MIN_DURATION_S:
-        flags.append(QualityFlag(
-            "too_short", "error", None,
-            f"the recording lasts {record.duration:.2f} s; at least {MIN_DURATION_S:g} s are "
-            "needed to measure a rhythm"))
+        flags.append(
+            QualityFlag(
+                "too_short",
+                "error",
+                None,
+                f"the recording lasts {record.duration:.2f} s; at least {MIN_DURATION_S:g} s are "
+                "needed to measure a rhythm",
+            )
+        )
     for name, lead in zip(record.leads, record.signal, strict=True):
         flags.extend(_lead_flags(name, lead))
     unusable = {f.lead for f in flags if f.code == "flat_lead" or f.severity == "error"}
@@ -100,26 +109,41 @@ def _lead_flags(name: str, x: np.ndarray) -> list[QualityFlag]:
     finite = np.isfinite(x)
     n_bad = int(x.size - finite.sum())
     if n_bad:
-        flags.append(QualityFlag(
-            "non_finite", "warning" if n_bad < x.size else "error", name,
-            f"lead {name}: {n_bad} of {x.size} samples are missing (NaN or infinite); "
-            "they are treated as zero"))
+        flags.append(
+            QualityFlag(
+                "non_finite",
+                "warning" if n_bad < x.size else "error",
+                name,
+                f"lead {name}: {n_bad} of {x.size} samples are missing (NaN or infinite); "
+                "they are treated as zero",
+            )
+        )
     values = x[finite]
     if values.size == 0:
         return flags
     ptp = float(values.max() - values.min())
     if ptp < FLAT_PTP_MV or float(values.std()) < FLAT_STD_MV:
-        flags.append(QualityFlag(
-            "flat_lead", "warning", name,
-            f"lead {name} is flat ({ptp * 1000:.1f} uV peak to peak): electrode disconnected "
-            "or lead not recorded; it is left out of measurements"))
+        flags.append(
+            QualityFlag(
+                "flat_lead",
+                "warning",
+                name,
+                f"lead {name} is flat ({ptp * 1000:.1f} uV peak to peak): electrode disconnected "
+                "or lead not recorded; it is left out of measurements",
+            )
+        )
         return flags
     clipped = _clipped_fraction(values)
     if clipped >= CLIP_FRACTION:
-        flags.append(QualityFlag(
-            "clipping", "warning", name,
-            f"lead {name}: {clipped:.1%} of samples sit at the amplifier's limit (saturation); "
-            "amplitudes in this lead are underestimated"))
+        flags.append(
+            QualityFlag(
+                "clipping",
+                "warning",
+                name,
+                f"lead {name}: {clipped:.1%} of samples sit at the amplifier's limit (saturation); "
+                "amplitudes in this lead are underestimated",
+            )
+        )
     return flags
 
 
@@ -140,8 +164,9 @@ def _clipped_fraction(x: np.ndarray) -> float:
     return total / x.size
 
 
-def _amplitude_flags(record: Record, skip: set,
-                     filtered: tuple[np.ndarray, float] | None) -> list[QualityFlag]:
+def _amplitude_flags(
+    record: Record, skip: set, filtered: tuple[np.ndarray, float] | None
+) -> list[QualityFlag]:
     if filtered is not None:
         x = filtered[0]
     else:  # without the filtered copy, removing each lead's median takes out a DC offset
@@ -149,17 +174,23 @@ def _amplitude_flags(record: Record, skip: set,
     if x.shape[-1] == 0:
         return []
     level = np.percentile(np.abs(x), 99.9, axis=-1)
-    return [QualityFlag(
-        "implausible_amplitude", "error", name,
-        f"lead {name} reaches {v:.3g} mV, beyond any surface ECG (a few mV): the file's gain "
-        "or unit is probably wrong, so this lead's amplitudes, axes and voltage criteria are "
-        "meaningless")
+    return [
+        QualityFlag(
+            "implausible_amplitude",
+            "error",
+            name,
+            f"lead {name} reaches {v:.3g} mV, beyond any surface ECG (a few mV): the file's gain "
+            "or unit is probably wrong, so this lead's amplitudes, axes and voltage criteria are "
+            "meaningless",
+        )
         for name, v in zip(record.leads, level, strict=True)
-        if v > IMPLAUSIBLE_MV and name not in skip]
+        if v > IMPLAUSIBLE_MV and name not in skip
+    ]
 
 
-def _mains_flags(record: Record, notch_hz: float | None, skip: set,
-                 filtered: tuple[np.ndarray, float] | None) -> list[QualityFlag]:
+def _mains_flags(
+    record: Record, notch_hz: float | None, skip: set, filtered: tuple[np.ndarray, float] | None
+) -> list[QualityFlag]:
     """Residual mains interference after the chain's own filtering (what the model will see)."""
     if filtered is not None:
         x, fs = filtered
@@ -181,9 +212,14 @@ def _mains_flags(record: Record, notch_hz: float | None, skip: set,
         ratio = psd[:, near].sum(axis=-1) / np.maximum(ecg_power, 1e-20)
         for name, r in zip(record.leads, ratio, strict=True):
             if r > MAINS_RATIO and name not in skip:
-                flags.append(QualityFlag(
-                    "mains_noise", "warning", name,
-                    f"lead {name}: {mains:g} Hz mains interference remains after filtering "
-                    f"({r:.0%} of the ECG band power); check the notch setting "
-                    f"(now {notch_hz or 'off'}) and the electrode contact"))
+                flags.append(
+                    QualityFlag(
+                        "mains_noise",
+                        "warning",
+                        name,
+                        f"lead {name}: {mains:g} Hz mains interference remains after filtering "
+                        f"({r:.0%} of the ECG band power); check the notch setting "
+                        f"(now {notch_hz or 'off'}) and the electrode contact",
+                    )
+                )
     return flags

@@ -14,7 +14,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 STANDARD_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+    "I",
+    "II",
+    "III",
+    "aVR",
+    "aVL",
+    "aVF",
+    "V1",
+    "V2",
+    "V3",
+    "V4",
+    "V5",
+    "V6",
 )
 LIMB_LEADS: tuple[str, ...] = STANDARD_LEADS[:6]
 

@@ -79,8 +79,9 @@ class Preprocessed:
     config: PreprocessConfig
 
 
-def bandpass_sos(fs: float, low_hz: float | None, high_hz: float | None,
-                 order: int = 2) -> np.ndarray | None:
+def bandpass_sos(
+    fs: float, low_hz: float | None, high_hz: float | None, order: int = 2
+) -> np.ndarray | None:
     """Butterworth band-pass design in second-order sections; ``None`` when both edges are off.
 
     Either edge may be ``None`` (high-pass or low-pass only). The upper edge is clamped to
@@ -157,8 +158,9 @@ def chain_filter(fs: float, config: PreprocessConfig) -> ZeroPhaseFilter | None:
     return None if sos is None else ZeroPhaseFilter(sos)
 
 
-def bandpass(x: np.ndarray, fs: float, low_hz: float | None, high_hz: float | None,
-             order: int = 2) -> np.ndarray:
+def bandpass(
+    x: np.ndarray, fs: float, low_hz: float | None, high_hz: float | None, order: int = 2
+) -> np.ndarray:
     """Zero-phase Butterworth band-pass along the last axis (see `bandpass_sos`)."""
     return filtfilt(bandpass_sos(fs, low_hz, high_hz, order), x)
 
@@ -265,5 +267,12 @@ def preprocess(record: Record, config: PreprocessConfig = PreprocessConfig()) ->
             x = sps.resample_poly(x, up, down, axis=-1)
             fs = float(rational_rate(fs) * up / down)
     z, mean, std, flat = zscore(x)
-    return Preprocessed(signal=z if config.zscore else x.astype(np.float32), fs=fs,
-                        leads=record.leads, flat=flat, mean=mean, std=std, config=config)
+    return Preprocessed(
+        signal=z if config.zscore else x.astype(np.float32),
+        fs=fs,
+        leads=record.leads,
+        flat=flat,
+        mean=mean,
+        std=std,
+        config=config,
+    )

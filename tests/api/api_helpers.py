@@ -12,8 +12,14 @@ PASSWORD = "correct horse battery"
 
 
 def register(client, username="alice", password=PASSWORD, email=None):
-    resp = client.post("/auth/register", json={
-        "username": username, "email": email or f"{username}@example.org", "password": password})
+    resp = client.post(
+        "/auth/register",
+        json={
+            "username": username,
+            "email": email or f"{username}@example.org",
+            "password": password,
+        },
+    )
     assert resp.status_code == 201, resp.json
     return resp.json["user"]
 
@@ -47,8 +53,10 @@ def assert_error(resp, status: int, code: str | None = None) -> dict:
 
 def ludb_files(record: str = "1") -> list[tuple[str, bytes]]:
     base = FIXTURES / "ludb"
-    return [(f"{record}.hea", (base / f"{record}.hea").read_bytes()),
-            (f"{record}.dat", (base / f"{record}.dat").read_bytes())]
+    return [
+        (f"{record}.hea", (base / f"{record}.hea").read_bytes()),
+        (f"{record}.dat", (base / f"{record}.dat").read_bytes()),
+    ]
 
 
 def zipped(files: list[tuple[str, bytes]], name: str = "record.zip") -> tuple[str, bytes]:
@@ -66,19 +74,24 @@ def form(files: list[tuple[str, bytes]], **fields) -> dict:
     return data
 
 
-
-
 def three_lead_files(folder: Path) -> list[tuple[str, bytes]]:
     """LUDB record 1 cut to leads I, II and V1, written as WFDB (format 16) into ``folder``."""
     import wfdb
 
     rec = wfdb.rdrecord(str(FIXTURES / "ludb" / "1"), channels=[0, 1, 6])
     folder.mkdir(parents=True, exist_ok=True)
-    wfdb.wrsamp("three", fs=rec.fs, units=["mV"] * 3, sig_name=["I", "II", "V1"],
-                d_signal=rec.d_signal if rec.d_signal is not None else None,
-                p_signal=None if rec.d_signal is not None else rec.p_signal,
-                fmt=["16"] * 3, adc_gain=rec.adc_gain, baseline=rec.baseline,
-                write_dir=str(folder))
+    wfdb.wrsamp(
+        "three",
+        fs=rec.fs,
+        units=["mV"] * 3,
+        sig_name=["I", "II", "V1"],
+        d_signal=rec.d_signal if rec.d_signal is not None else None,
+        p_signal=None if rec.d_signal is not None else rec.p_signal,
+        fmt=["16"] * 3,
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(folder),
+    )
     return [(name, (folder / name).read_bytes()) for name in ("three.hea", "three.dat")]
 
 

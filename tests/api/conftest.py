@@ -20,14 +20,16 @@ from hearteye.api.config import Settings
 from .api_helpers import TEST_SECRET, bearer, login, register
 
 PG_ADMIN_URL = os.environ.get(
-    "HEARTEYE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    "HEARTEYE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 # Tests hash passwords with the cheapest argon2 parameters; production uses the defaults.
 FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 
 def _pg_admin_engine():
-    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT",
-                         connect_args={"connect_timeout": 3})
+    return create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,11 +62,14 @@ def database_url(request):
 def make_settings(tmp_path, database_url):
     def make(**overrides) -> Settings:
         base = Settings(
-            data_dir=tmp_path / "data", database_url=database_url,
-            jwt_secret_key=TEST_SECRET, secret_key=TEST_SECRET[::-1],
+            data_dir=tmp_path / "data",
+            database_url=database_url,
+            jwt_secret_key=TEST_SECRET,
+            secret_key=TEST_SECRET[::-1],
             extra={"ARGON2_PARAMS": FAST_ARGON2},
         )
         return base.with_overrides(**overrides)
+
     return make
 
 
@@ -79,6 +84,7 @@ def make_app(make_settings):
             _empty_tables(app)
         apps.append(app)
         return app
+
     yield make
     for app in apps:
         app.extensions["hearteye"].engine.dispose()
@@ -135,10 +141,14 @@ def s3_bucket(s3_server, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     name = f"hearteye-{secrets.token_hex(4)}"
-    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(
-        Bucket=name)
-    return {"s3_bucket": name, "s3_endpoint_url": s3_server, "storage_backend": "s3",
-            "s3_access_key_id": "testing", "s3_secret_access_key": "testing"}
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=name)
+    return {
+        "s3_bucket": name,
+        "s3_endpoint_url": s3_server,
+        "storage_backend": "s3",
+        "s3_access_key_id": "testing",
+        "s3_secret_access_key": "testing",
+    }
 
 
 # ------------------------------------------------------------------------ live server
@@ -158,12 +168,21 @@ def live_server(tmp_path, database_url):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARTEYE_", "S3_"))}
-    env.update(HEARTEYE_DATA_DIR=str(tmp_path / "served"), DATABASE_URL=database_url,
-               JWT_SECRET_KEY=TEST_SECRET, SECRET_KEY=TEST_SECRET[::-1], LOG_LEVEL="WARNING")
+    env.update(
+        HEARTEYE_DATA_DIR=str(tmp_path / "served"),
+        DATABASE_URL=database_url,
+        JWT_SECRET_KEY=TEST_SECRET,
+        SECRET_KEY=TEST_SECRET[::-1],
+        LOG_LEVEL="WARNING",
+    )
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port),
-                             "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -17,13 +17,18 @@ from .api_helpers import PASSWORD, TEST_SECRET, assert_error, bearer, login, reg
 
 
 def test_register_returns_the_user_without_the_password(client):
-    resp = client.post("/auth/register", json={
-        "username": "alice", "email": "Alice@Example.org", "password": PASSWORD})
+    resp = client.post(
+        "/auth/register",
+        json={"username": "alice", "email": "Alice@Example.org", "password": PASSWORD},
+    )
     assert resp.status_code == 201
     body = resp.json
     assert set(body) == {"message", "user"}
-    assert body["user"] == {"id": body["user"]["id"], "username": "alice",
-                            "email": "alice@example.org"}
+    assert body["user"] == {
+        "id": body["user"]["id"],
+        "username": "alice",
+        "email": "alice@example.org",
+    }
     assert PASSWORD not in resp.get_data(as_text=True)
 
 
@@ -35,9 +40,16 @@ def test_password_is_stored_as_argon2id(app, client):
     assert PASSWORD not in user.password_hash
 
 
-@pytest.mark.parametrize("field, value", [
-    ("username", "al"), ("username", "with space"), ("email", "not-an-email"),
-    ("password", "short"), ("password", None)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("username", "al"),
+        ("username", "with space"),
+        ("email", "not-an-email"),
+        ("password", "short"),
+        ("password", None),
+    ],
+)
 def test_register_rejects_invalid_fields(client, field, value):
     body = {"username": "alice", "email": "alice@example.org", "password": PASSWORD}
     if value is None:
@@ -51,12 +63,22 @@ def test_register_rejects_invalid_fields(client, field, value):
 
 def test_register_conflicts_on_taken_username_or_email(client):
     register(client)
-    assert_error(client.post("/auth/register", json={
-        "username": "ALICE", "email": "new@example.org", "password": PASSWORD}),
-        409, "account_exists")
-    assert_error(client.post("/auth/register", json={
-        "username": "alice2", "email": "ALICE@example.org", "password": PASSWORD}),
-        409, "account_exists")
+    assert_error(
+        client.post(
+            "/auth/register",
+            json={"username": "ALICE", "email": "new@example.org", "password": PASSWORD},
+        ),
+        409,
+        "account_exists",
+    )
+    assert_error(
+        client.post(
+            "/auth/register",
+            json={"username": "alice2", "email": "ALICE@example.org", "password": PASSWORD},
+        ),
+        409,
+        "account_exists",
+    )
 
 
 def test_register_rejects_non_json(client):
@@ -73,21 +95,23 @@ def test_login_returns_tokens_and_user(client):
     assert login(client, "alice@example.org")["user"] == user  # e-mail works as the name
 
 
-@pytest.mark.parametrize("username, password", [("alice", "wrong password"),
-                                                ("nobody", PASSWORD)])
+@pytest.mark.parametrize("username, password", [("alice", "wrong password"), ("nobody", PASSWORD)])
 def test_login_bad_credentials_401_same_message(client, username, password):
     register(client)
-    err = assert_error(client.post("/auth/login", json={"username": username,
-                                                        "password": password}),
-                       401, "invalid_credentials")
+    err = assert_error(
+        client.post("/auth/login", json={"username": username, "password": password}),
+        401,
+        "invalid_credentials",
+    )
     assert err["error"] == "wrong user name or password"
 
 
 def test_me_and_refresh(client):
     register(client)
     tokens = login(client)
-    assert client.get("/auth/me", headers=bearer(tokens["access_token"])).json["username"] \
-        == "alice"
+    assert (
+        client.get("/auth/me", headers=bearer(tokens["access_token"])).json["username"] == "alice"
+    )
     resp = client.post("/auth/refresh", headers=bearer(tokens["refresh_token"]))
     assert resp.status_code == 200
     assert client.get("/auth/me", headers=bearer(resp.json["access_token"])).status_code == 200
@@ -104,16 +128,17 @@ def test_logout_revokes_the_token_at_once(client):
     register(client)
     tokens = login(client)
     headers = bearer(tokens["access_token"])
-    resp = client.post("/auth/logout", headers=headers,
-                       json={"refresh_token": tokens["refresh_token"]})
+    resp = client.post(
+        "/auth/logout", headers=headers, json={"refresh_token": tokens["refresh_token"]}
+    )
     assert resp.status_code == 200
     assert_error(client.get("/auth/me", headers=headers), 401, "token_revoked")
     assert_error(client.get("/history", headers=headers), 401, "token_revoked")
-    assert_error(client.post("/auth/refresh", headers=bearer(tokens["refresh_token"])), 401,
-                 "token_revoked")
+    assert_error(
+        client.post("/auth/refresh", headers=bearer(tokens["refresh_token"])), 401, "token_revoked"
+    )
     # A fresh login still works.
-    assert client.get("/auth/me", headers=bearer(login(client)["access_token"])).status_code \
-        == 200
+    assert client.get("/auth/me", headers=bearer(login(client)["access_token"])).status_code == 200
 
 
 def test_logout_is_visible_to_another_app_on_the_same_database(make_app, client):
@@ -139,14 +164,18 @@ def test_bad_tokens_are_401_with_the_error_shape(client):
     tampered = ".".join([header, _b64({**claims, "sub": "999"}), sig])
     alg_none = ".".join([_b64({"alg": "none", "typ": "JWT"}), _b64(claims), ""])
     other_key = pyjwt.encode(claims, "another-secret-" + "y" * 40, algorithm="HS256")
-    expired = pyjwt.encode({**claims, "exp": int(time.time()) - 10}, TEST_SECRET,
-                           algorithm="HS256")
-    forever = pyjwt.encode({k: v for k, v in claims.items() if k != "exp"}, TEST_SECRET,
-                           algorithm="HS256")  # the right key, but no expiry
-    for token, code in [(tampered, "invalid_token"), (alg_none, "invalid_token"),
-                        (other_key, "invalid_token"), (expired, "token_expired"),
-                        (forever, "invalid_token"),
-                        ("garbage", "invalid_token")]:
+    expired = pyjwt.encode({**claims, "exp": int(time.time()) - 10}, TEST_SECRET, algorithm="HS256")
+    forever = pyjwt.encode(
+        {k: v for k, v in claims.items() if k != "exp"}, TEST_SECRET, algorithm="HS256"
+    )  # the right key, but no expiry
+    for token, code in [
+        (tampered, "invalid_token"),
+        (alg_none, "invalid_token"),
+        (other_key, "invalid_token"),
+        (expired, "token_expired"),
+        (forever, "invalid_token"),
+        ("garbage", "invalid_token"),
+    ]:
         assert_error(client.get("/auth/me", headers=bearer(token)), 401, code)
     assert_error(client.get("/auth/me"), 401, "missing_token")
     assert_error(client.get("/auth/me", headers={"Authorization": "Basic abc"}), 401)
@@ -197,7 +226,16 @@ def test_revocation_and_rate_limits_in_redis(make_app, redis_url):
     a = make_app(redis_url=redis_url, ratelimit_login="2 per minute").test_client()
     b = make_app(redis_url=redis_url, ratelimit_login="2 per minute").test_client()
     for client in (a, b):
-        client.post("/auth/login", json={"username": name, "password": "wrong password"},
-                    environ_base={"REMOTE_ADDR": "10.9.8.7"})
-    assert_error(a.post("/auth/login", json={"username": name, "password": "x"},
-                        environ_base={"REMOTE_ADDR": "10.9.8.7"}), 429)
+        client.post(
+            "/auth/login",
+            json={"username": name, "password": "wrong password"},
+            environ_base={"REMOTE_ADDR": "10.9.8.7"},
+        )
+    assert_error(
+        a.post(
+            "/auth/login",
+            json={"username": name, "password": "x"},
+            environ_base={"REMOTE_ADDR": "10.9.8.7"},
+        ),
+        429,
+    )

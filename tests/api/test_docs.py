@@ -9,11 +9,21 @@ import pytest
 from .api_helpers import assert_error
 
 CONTRACT = {
-    ("post", "/auth/register"), ("post", "/auth/login"), ("post", "/auth/refresh"),
-    ("post", "/auth/logout"), ("get", "/auth/me"), ("post", "/predict"), ("get", "/history"),
-    ("get", "/ecg/{file_id}"), ("put", "/ecg/{file_id}/notes"), ("delete", "/ecg/{file_id}"),
-    ("get", "/ecg/{file_id}/leads"), ("get", "/ecg/{file_id}/plot.png"), ("get", "/health"),
-    ("get", "/ready"), ("get", "/live"),
+    ("post", "/auth/register"),
+    ("post", "/auth/login"),
+    ("post", "/auth/refresh"),
+    ("post", "/auth/logout"),
+    ("get", "/auth/me"),
+    ("post", "/predict"),
+    ("get", "/history"),
+    ("get", "/ecg/{file_id}"),
+    ("put", "/ecg/{file_id}/notes"),
+    ("delete", "/ecg/{file_id}"),
+    ("get", "/ecg/{file_id}/leads"),
+    ("get", "/ecg/{file_id}/plot.png"),
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/live"),
 }
 
 

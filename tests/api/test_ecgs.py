@@ -12,9 +12,15 @@ from hearteye.api import records
 
 from .api_helpers import assert_error, form, ludb_files, zipped
 
-ROUTES = [("post", "/predict"), ("get", "/history"), ("get", "/ecg/AbCdEfGh12345678"),
-          ("put", "/ecg/AbCdEfGh12345678/notes"), ("delete", "/ecg/AbCdEfGh12345678"),
-          ("get", "/ecg/AbCdEfGh12345678/leads"), ("get", "/ecg/AbCdEfGh12345678/plot.png")]
+ROUTES = [
+    ("post", "/predict"),
+    ("get", "/history"),
+    ("get", "/ecg/AbCdEfGh12345678"),
+    ("put", "/ecg/AbCdEfGh12345678/notes"),
+    ("delete", "/ecg/AbCdEfGh12345678"),
+    ("get", "/ecg/AbCdEfGh12345678/leads"),
+    ("get", "/ecg/AbCdEfGh12345678/plot.png"),
+]
 
 
 @pytest.fixture
@@ -26,6 +32,7 @@ def tripwire(monkeypatch):
         def _fail(*_a, **_k):
             calls.append(name)
             raise AssertionError(f"{name} must not be reached")
+
         return _fail
 
     monkeypatch.setattr(records, "parse_upload", trip("parse_upload"))
@@ -52,15 +59,22 @@ def test_history_rejects_bad_paging(client, auth, query):
 @pytest.mark.parametrize("method, path", ROUTES[2:])
 def test_unknown_record_is_404(client, auth, method, path):
     kwargs = {"json": {"notes": "x"}} if method == "put" else {}
-    err = assert_error(getattr(client, method)(path, headers=auth, **kwargs), 404,
-                       "ecg_not_found")
+    err = assert_error(getattr(client, method)(path, headers=auth, **kwargs), 404, "ecg_not_found")
     assert "AbCdEfGh12345678" in err["error"]
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"patient_name": ""}, "patient_name"), ({"patient_name": " " * 3}, "patient_name"),
-    ({"age": "121"}, "age"), ({"age": "-1"}, "age"), ({"age": "old"}, "age"),
-    ({"gender": "X"}, "gender"), ({"notes": "n" * 10_001}, "notes")])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"patient_name": ""}, "patient_name"),
+        ({"patient_name": " " * 3}, "patient_name"),
+        ({"age": "121"}, "age"),
+        ({"age": "-1"}, "age"),
+        ({"age": "old"}, "age"),
+        ({"gender": "X"}, "gender"),
+        ({"notes": "n" * 10_001}, "notes"),
+    ],
+)
 def test_predict_validates_the_form_before_any_work(client, auth, tripwire, fields, field):
     data = form([zipped(ludb_files())], **fields)
     resp = client.post("/predict", headers=auth, data=data, content_type="multipart/form-data")
@@ -70,11 +84,16 @@ def test_predict_validates_the_form_before_any_work(client, auth, tripwire, fiel
 
 
 def test_predict_without_file_or_name(client, auth, tripwire):
-    resp = client.post("/predict", headers=auth, data={"patient_name": "x"},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/predict", headers=auth, data={"patient_name": "x"}, content_type="multipart/form-data"
+    )
     assert "file" in assert_error(resp, 400, "validation_error")["details"]["fields"]
-    resp = client.post("/predict", headers=auth, data={"file": (io.BytesIO(b"x"), "a.zip")},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/predict",
+        headers=auth,
+        data={"file": (io.BytesIO(b"x"), "a.zip")},
+        content_type="multipart/form-data",
+    )
     assert "patient_name" in assert_error(resp, 400)["details"]["fields"]
     resp = client.post("/predict", headers=auth, json={"patient_name": "x"})
     assert resp.status_code in (400, 415)
@@ -85,13 +104,13 @@ def test_predict_without_file_or_name(client, auth, tripwire):
 def test_upload_over_the_limit_is_refused_before_reading(make_app, tripwire):
     from .api_helpers import bearer, login, register
 
-
     client = make_app(max_upload_mb=1).test_client()
     register(client)
     headers = bearer(login(client)["access_token"])
     big = [("big.edf", b"0" * (2 << 20))]
-    resp = client.post("/predict", headers=headers, data=form(big),
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/predict", headers=headers, data=form(big), content_type="multipart/form-data"
+    )
     err = assert_error(resp, 413, "upload_too_large")
     assert "MiB" in err["error"]
     assert tripwire == []
@@ -100,8 +119,12 @@ def test_upload_over_the_limit_is_refused_before_reading(make_app, tripwire):
 def test_rejected_upload_leaves_nothing_behind(app, client, auth, monkeypatch):
     """A file the readers refuse: its typed error comes back, nothing is stored or saved."""
     monkeypatch.setattr(records, "analyze", lambda *_a, **_k: pytest.fail("analyze reached"))
-    resp = client.post("/predict", headers=auth, content_type="multipart/form-data",
-                       data=form([("notes.txt", b"this is not an ECG")]))
+    resp = client.post(
+        "/predict",
+        headers=auth,
+        content_type="multipart/form-data",
+        data=form([("notes.txt", b"this is not an ECG")]),
+    )
     body = assert_error(resp, resp.status_code)
     assert 400 <= resp.status_code < 500 and body["code"] != "internal_error"
     assert list(app.extensions["hearteye"].storage.list_ecg_ids()) == []
@@ -110,8 +133,11 @@ def test_rejected_upload_leaves_nothing_behind(app, client, auth, monkeypatch):
 
 def test_plot_link_with_bad_or_expired_signature_is_refused(client):
     future = int(time.time()) + 600
-    assert_error(client.get(f"/ecg/AbCdEfGh12345678/plot.png?expires={future}&signature=x"),
-                 403, "invalid_signature")
+    assert_error(
+        client.get(f"/ecg/AbCdEfGh12345678/plot.png?expires={future}&signature=x"),
+        403,
+        "invalid_signature",
+    )
     assert_error(client.get("/ecg/AbCdEfGh12345678/plot.png?expires=abc&signature=x"), 403)
 
 
@@ -119,12 +145,14 @@ def test_plot_signature_expires(app):
     with app.test_request_context():
         url = records.plot_url("AbCdEfGh12345678")
         args = dict(p.split("=") for p in url.split("?", 1)[1].split("&"))
-        assert records.check_signature("AbCdEfGh12345678", int(args["expires"]),
-                                       args["signature"])
-        assert not records.check_signature("OtherOtherOther1", int(args["expires"]),
-                                           args["signature"])
-        assert not records.check_signature("AbCdEfGh12345678", int(args["expires"]) + 1,
-                                           args["signature"])
+        assert records.check_signature("AbCdEfGh12345678", int(args["expires"]), args["signature"])
+        assert not records.check_signature(
+            "OtherOtherOther1", int(args["expires"]), args["signature"]
+        )
+        assert not records.check_signature(
+            "AbCdEfGh12345678", int(args["expires"]) + 1, args["signature"]
+        )
         expired = int(time.time()) - 1
-        assert not records.check_signature("AbCdEfGh12345678", expired,
-                                           records._signature("AbCdEfGh12345678", expired))
+        assert not records.check_signature(
+            "AbCdEfGh12345678", expired, records._signature("AbCdEfGh12345678", expired)
+        )

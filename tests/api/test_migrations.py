@@ -16,7 +16,8 @@ def test_migrations_match_the_models(app):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     assert {"users", "ecgs", "revoked_tokens", "alembic_version"} <= set(
-        inspect(engine).get_table_names())
+        inspect(engine).get_table_names()
+    )
 
 
 def test_upgrade_is_idempotent(app):

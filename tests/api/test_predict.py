@@ -34,16 +34,52 @@ from .api_helpers import (
 )
 
 RECORD_FIELDS = {
-    "id", "file_id", "patient_name", "age", "gender", "upload_date", "classification",
-    "confidence", "probability_abnormal", "notes", "plot_url", "heart_rate", "intervals",
+    "id",
+    "file_id",
+    "patient_name",
+    "age",
+    "gender",
+    "upload_date",
+    "classification",
+    "confidence",
+    "probability_abnormal",
+    "notes",
+    "plot_url",
+    "heart_rate",
+    "intervals",
 }
-INTERVALS = {"p_wave_duration_ms", "pq_interval_ms", "qrs_duration_ms", "qt_interval_ms",
-             "qtc_ms"}
-SUMMARY = {"record", "fs", "leads", "quality", "measurements", "beats", "lead_beats",
-           "classification", "probability_abnormal", "model", "delineator", "reasons"}
-LEADS = {"fs", "leads", "signals", "patient_name", "age", "gender", "upload_date",
-         "classification", "confidence", "notes", "p_wave_duration", "pq_interval",
-         "qrs_duration", "qt_interval", "beats"}
+INTERVALS = {"p_wave_duration_ms", "pq_interval_ms", "qrs_duration_ms", "qt_interval_ms", "qtc_ms"}
+SUMMARY = {
+    "record",
+    "fs",
+    "leads",
+    "quality",
+    "measurements",
+    "beats",
+    "lead_beats",
+    "classification",
+    "probability_abnormal",
+    "model",
+    "delineator",
+    "reasons",
+}
+LEADS = {
+    "fs",
+    "leads",
+    "signals",
+    "patient_name",
+    "age",
+    "gender",
+    "upload_date",
+    "classification",
+    "confidence",
+    "notes",
+    "p_wave_duration",
+    "pq_interval",
+    "qrs_duration",
+    "qt_interval",
+    "beats",
+}
 
 
 def uploads(tmp_path) -> dict[str, list[tuple[str, bytes]]]:
@@ -57,8 +93,9 @@ def uploads(tmp_path) -> dict[str, list[tuple[str, bytes]]]:
 
 
 def upload(client, headers, files, **fields):
-    return client.post("/predict", headers=headers, data=form(files, **fields),
-                       content_type="multipart/form-data")
+    return client.post(
+        "/predict", headers=headers, data=form(files, **fields), content_type="multipart/form-data"
+    )
 
 
 def check_record(rec: dict, *, summary: bool) -> None:
@@ -67,8 +104,9 @@ def check_record(rec: dict, *, summary: bool) -> None:
     assert rec["classification"] in ("Normal", "Abnormal")
     p = rec["probability_abnormal"]
     assert 0 <= p <= 1
-    assert rec["confidence"] == pytest.approx(p if rec["classification"] == "Abnormal"
-                                              else 1 - p, abs=1e-3)
+    assert rec["confidence"] == pytest.approx(
+        p if rec["classification"] == "Abnormal" else 1 - p, abs=1e-3
+    )
     assert rec["upload_date"].endswith("+00:00")
     assert len(rec["file_id"]) >= 16
     assert "signature=" in rec["plot_url"] and "expires=" in rec["plot_url"]
@@ -111,8 +149,7 @@ def test_predict_each_upload_kind(app, client, auth, tmp_path, kind):
 
 def test_record_lifecycle(app, client, auth):
     first = upload(client, auth, [zipped(ludb_files("1"))], patient_name="Ada Lovelace")
-    second = upload(client, auth, ludb_files("24"), patient_name="Bob Smith", age="",
-                    gender="")
+    second = upload(client, auth, ludb_files("24"), patient_name="Bob Smith", age="", gender="")
     assert first.status_code == 201 and second.status_code == 201, second.json
     a, b = first.json, second.json
 
@@ -139,7 +176,7 @@ def test_record_lifecycle(app, client, auth):
     assert len(leads["signals"]) == len(leads["leads"]) == 12
     n = len(leads["signals"][0])
     assert n == pytest.approx(leads["fs"] * 10, abs=2)
-    assert all(abs(v) < 10 for row in leads["signals"] for v in row[:: 50])  # mV, not ADC
+    assert all(abs(v) < 10 for row in leads["signals"] for v in row[::50])  # mV, not ADC
     window = client.get(f"/ecg/{a['file_id']}/leads?start=2&seconds=1", headers=auth).json
     assert len(window["signals"][0]) == pytest.approx(window["fs"], abs=1)
     assert window["truncated"] is True
@@ -179,10 +216,12 @@ def test_other_users_records_are_404(client, auth, other_auth):
     rec = upload(client, auth, [zipped(ludb_files("1"))]).json
     fid = rec["file_id"]
     for method, path, kwargs in [
-            ("get", f"/ecg/{fid}", {}), ("get", f"/ecg/{fid}/leads", {}),
-            ("get", f"/ecg/{fid}/plot.png", {}), ("put", f"/ecg/{fid}/notes",
-                                                   {"json": {"notes": "mine now"}}),
-            ("delete", f"/ecg/{fid}", {})]:
+        ("get", f"/ecg/{fid}", {}),
+        ("get", f"/ecg/{fid}/leads", {}),
+        ("get", f"/ecg/{fid}/plot.png", {}),
+        ("put", f"/ecg/{fid}/notes", {"json": {"notes": "mine now"}}),
+        ("delete", f"/ecg/{fid}", {}),
+    ]:
         resp = getattr(client, method)(path, headers=other_auth, **kwargs)
         body = assert_error(resp, 404, "ecg_not_found")
         assert "Jane" not in str(body)
@@ -219,9 +258,17 @@ def test_long_upload_is_stored_whole_and_its_start_analysed(make_app, tmp_path):
     from .api_helpers import FIXTURES
 
     rec = wfdb.rdrecord(str(FIXTURES / "ludb" / "1"), channels=[0, 1, 6], physical=False)
-    wfdb.wrsamp("holter", fs=rec.fs, units=["mV"] * 3, sig_name=["I", "II", "V1"],
-                d_signal=np.tile(rec.d_signal, (4, 1)), fmt=["16"] * 3, adc_gain=rec.adc_gain,
-                baseline=rec.baseline, write_dir=str(tmp_path))  # 40 s
+    wfdb.wrsamp(
+        "holter",
+        fs=rec.fs,
+        units=["mV"] * 3,
+        sig_name=["I", "II", "V1"],
+        d_signal=np.tile(rec.d_signal, (4, 1)),
+        fmt=["16"] * 3,
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(tmp_path),
+    )  # 40 s
     files = [(n, (tmp_path / n).read_bytes()) for n in ("holter.hea", "holter.dat")]
     app = make_app(analyze_max_seconds=15)
     client = app.test_client()
@@ -304,8 +351,7 @@ def test_lifecycle_on_s3(make_app, s3_bucket):
     rec = upload(client, headers, [zipped(ludb_files("1"))]).json
     path = "/" + rec["plot_url"].split("://", 1)[1].split("/", 1)[1]
     png_ok(client.get(path).data)
-    assert len(client.get(f"/ecg/{rec['file_id']}/leads", headers=headers).json["signals"]) \
-        == 12
+    assert len(client.get(f"/ecg/{rec['file_id']}/leads", headers=headers).json["signals"]) == 12
     assert client.delete(f"/ecg/{rec['file_id']}", headers=headers).status_code == 200
     assert list(app.extensions["hearteye"].storage.list_ecg_ids()) == []
 
@@ -319,18 +365,31 @@ def test_http_session_against_gunicorn(live_server, tmp_path):
     plot, notes, delete, logout, and the old token refused."""
     s = requests.Session()
     name = "u" + secrets.token_hex(4)
-    assert s.post(f"{live_server}/auth/register", timeout=30, json={
-        "username": name, "email": f"{name}@example.org", "password": "a long password"}
-    ).status_code == 201
-    token = s.post(f"{live_server}/auth/login", timeout=30, json={
-        "username": name, "password": "a long password"}).json()["access_token"]
+    assert (
+        s.post(
+            f"{live_server}/auth/register",
+            timeout=30,
+            json={"username": name, "email": f"{name}@example.org", "password": "a long password"},
+        ).status_code
+        == 201
+    )
+    token = s.post(
+        f"{live_server}/auth/login",
+        timeout=30,
+        json={"username": name, "password": "a long password"},
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     kinds = uploads(tmp_path)
     ids = []
     for kind in ("wfdb_zip", "edf_zip", "hea_dat", "three_lead"):
         files = [("file", (fname, data)) for fname, data in kinds[kind]]
-        r = s.post(f"{live_server}/predict", headers=headers, files=files, timeout=120,
-                   data={"patient_name": f"patient {kind}", "age": "60", "gender": "M"})
+        r = s.post(
+            f"{live_server}/predict",
+            headers=headers,
+            files=files,
+            timeout=120,
+            data={"patient_name": f"patient {kind}", "age": "60", "gender": "M"},
+        )
         assert r.status_code == 201, (kind, r.text[:500])
         ids.append(r.json()["file_id"])
     hist = s.get(f"{live_server}/history", headers=headers, timeout=30)
@@ -340,12 +399,17 @@ def test_http_session_against_gunicorn(live_server, tmp_path):
         rec = s.get(f"{live_server}/ecg/{fid}", headers=headers, timeout=30).json()
         assert "summary" in rec
         assert s.get(f"{live_server}/ecg/{fid}/leads", headers=headers, timeout=30).json()[
-            "signals"]
+            "signals"
+        ]
         img = requests.get(rec["plot_url"], timeout=30)  # no Authorization: like an <img>
         assert img.status_code == 200
         png_ok(img.content)
-    assert s.put(f"{live_server}/ecg/{ids[0]}/notes", headers=headers, timeout=30,
-                 json={"notes": "seen"}).json()["notes"] == "seen"
+    assert (
+        s.put(
+            f"{live_server}/ecg/{ids[0]}/notes", headers=headers, timeout=30, json={"notes": "seen"}
+        ).json()["notes"]
+        == "seen"
+    )
     assert s.delete(f"{live_server}/ecg/{ids[0]}", headers=headers, timeout=30).ok
     assert s.get(f"{live_server}/ecg/{ids[0]}", headers=headers, timeout=30).status_code == 404
     assert s.post(f"{live_server}/auth/logout", headers=headers, timeout=30).ok

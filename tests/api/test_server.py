@@ -17,11 +17,17 @@ def test_served_accounts_and_probes(live_server):
     health = s.get(f"{live_server}/health", timeout=10).json()
     assert health["database"] == "ok" and health["storage"] == "ok"
     assert s.get(f"{live_server}/openapi.json", timeout=10).json()["paths"]
-    r = s.post(f"{live_server}/auth/register", timeout=10, json={
-        "username": name, "email": f"{name}@example.org", "password": "a long password"})
+    r = s.post(
+        f"{live_server}/auth/register",
+        timeout=10,
+        json={"username": name, "email": f"{name}@example.org", "password": "a long password"},
+    )
     assert r.status_code == 201
-    tokens = s.post(f"{live_server}/auth/login", timeout=10, json={
-        "username": name, "password": "a long password"}).json()
+    tokens = s.post(
+        f"{live_server}/auth/login",
+        timeout=10,
+        json={"username": name, "password": "a long password"},
+    ).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     # Several requests: they land on both workers, which share the revocation store.
     for _ in range(6):

@@ -22,8 +22,13 @@ def storage(request, tmp_path):
     if request.param == "local":
         return LocalStorage(tmp_path / "store")
     bucket = request.getfixturevalue("s3_bucket")
-    return S3Storage(bucket["s3_bucket"], endpoint_url=bucket["s3_endpoint_url"],
-                     access_key_id="testing", secret_access_key="testing", prefix="hearteye")
+    return S3Storage(
+        bucket["s3_bucket"],
+        endpoint_url=bucket["s3_endpoint_url"],
+        access_key_id="testing",
+        secret_access_key="testing",
+        prefix="hearteye",
+    )
 
 
 def test_round_trip_list_and_delete(storage):
@@ -42,24 +47,37 @@ def test_round_trip_list_and_delete(storage):
     storage.ping()
 
 
-@pytest.mark.parametrize("key", ["../etc/passwd", "ecg/../../x/upload", "ecg/short/upload",
-                                 "/abs/path", "ecg/AbCdEfGh12345678/../x"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "../etc/passwd",
+        "ecg/../../x/upload",
+        "ecg/short/upload",
+        "/abs/path",
+        "ecg/AbCdEfGh12345678/../x",
+    ],
+)
 def test_keys_outside_the_layout_are_refused(storage, key):
     with pytest.raises(ValueError):
         storage.put(key, b"x", "text/plain")
 
 
 def test_unreachable_s3_is_a_storage_error():
-    store = S3Storage("bucket", endpoint_url="http://127.0.0.1:9", access_key_id="a",
-                      secret_access_key="b")
+    store = S3Storage(
+        "bucket", endpoint_url="http://127.0.0.1:9", access_key_id="a", secret_access_key="b"
+    )
     store.client.meta.config.retries = {"max_attempts": 1}
     with pytest.raises(StorageError):
         store.ping()
 
 
 def test_missing_bucket_is_a_storage_error(s3_bucket):
-    store = S3Storage("no-such-bucket", endpoint_url=s3_bucket["s3_endpoint_url"],
-                      access_key_id="testing", secret_access_key="testing")
+    store = S3Storage(
+        "no-such-bucket",
+        endpoint_url=s3_bucket["s3_endpoint_url"],
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     with pytest.raises(StorageError):
         store.ping()
 
@@ -74,11 +92,25 @@ def test_reconcile_removes_old_orphans_only(app, storage):
     user = register(app.test_client())
     svc = app.extensions["hearteye"]
     with svc.sessions() as s:
-        s.add(Ecg(file_id="KeptKeptKept1234", user_id=user["id"], patient_name="p",
-                  upload_date=utcnow(), source_name="x.zip", source_format="wfdb",
-                  upload_content_type="x", fs=500, n_leads=12, duration_s=10,
-                  classification="Normal",
-                  probability_abnormal=0.1, model="m", delineator="d", summary={}))
+        s.add(
+            Ecg(
+                file_id="KeptKeptKept1234",
+                user_id=user["id"],
+                patient_name="p",
+                upload_date=utcnow(),
+                source_name="x.zip",
+                source_format="wfdb",
+                upload_content_type="x",
+                fs=500,
+                n_leads=12,
+                duration_s=10,
+                classification="Normal",
+                probability_abnormal=0.1,
+                model="m",
+                delineator="d",
+                summary={},
+            )
+        )
         s.commit()
     for file_id in ("KeptKeptKept1234", "OrphanOrphan1234"):
         storage.put(ecg_keys(file_id).upload, b"x", "application/zip")

@@ -31,47 +31,124 @@ def extra_cases() -> list[HostileCase]:
     R, F = InvalidRecordError, UnsupportedFormatError
 
     def wfdb(record_line=None, signal_line=None):
-        return [("1.hea", header_with(record_line=record_line, signal_line=signal_line)),
-                ("1.dat", dat)]
+        return [
+            ("1.hea", header_with(record_line=record_line, signal_line=signal_line)),
+            ("1.dat", dat),
+        ]
 
     return [
-        HostileCase("wfdb_header_claims_more_samples", wfdb("1 12 500 10000"),
-                    "truncated_signal", R, "promises 10000 samples"),
-        HostileCase("wfdb_header_claims_fewer_samples", wfdb("1 12 500 2500"),
-                    "signal_size_mismatch", R, "describes only"),
-        HostileCase("wfdb_rate_negative", wfdb("1 12 -500 5000"), "invalid_header", R,
-                    "not valid wfdb"),
-        HostileCase("wfdb_rate_nan", wfdb("1 12 nan 5000"), "invalid_header", R,
-                    "not valid wfdb"),
-        HostileCase("wfdb_length_not_a_number", wfdb("1 12 500 abc"), "invalid_header", R,
-                    "not valid wfdb"),
-        HostileCase("wfdb_rate_zero", wfdb("1 12 0 5000"), "sampling_rate_out_of_range", R,
-                    "0 hz"),
-        HostileCase("wfdb_no_signals", [("1.hea", b"1 0 500 5000\n")], "no_signals", R,
-                    "no signals"),
-        HostileCase("edf_zero_records", [("x.edf", patch_edf(edf, 236, 8, "0"))],
-                    "empty_record", R, "0 data records"),
-        HostileCase("edf_negative_records", [("x.edf", patch_edf(edf, 236, 8, "-1"))],
-                    "empty_record", R, "-1 data records"),
-        HostileCase("edf_record_count_not_a_number", [("x.edf", patch_edf(edf, 236, 8, "abc"))],
-                    "edf_header_mismatch", R, "not a number"),
-        HostileCase("edf_1000_signals", [("x.edf", patch_edf(edf, 252, 4, "1000"))],
-                    "too_many_leads", R, "1000 signals"),
-        HostileCase("edf_no_signals", [("x.edf", patch_edf(edf, 252, 4, "0"))], "no_signals",
-                    R, "no signals"),
-        HostileCase("edf_record_duration_zero", [("x.edf", patch_edf(edf, 244, 8, "0"))],
-                    "empty_record", R, "of 0 s"),
-        HostileCase("edf_rate_50MHz", [("x.edf", patch_edf(edf, 244, 8, "0.00001"))],
-                    "sampling_rate_out_of_range", R, "hz is outside"),
+        HostileCase(
+            "wfdb_header_claims_more_samples",
+            wfdb("1 12 500 10000"),
+            "truncated_signal",
+            R,
+            "promises 10000 samples",
+        ),
+        HostileCase(
+            "wfdb_header_claims_fewer_samples",
+            wfdb("1 12 500 2500"),
+            "signal_size_mismatch",
+            R,
+            "describes only",
+        ),
+        HostileCase(
+            "wfdb_rate_negative", wfdb("1 12 -500 5000"), "invalid_header", R, "not valid wfdb"
+        ),
+        HostileCase("wfdb_rate_nan", wfdb("1 12 nan 5000"), "invalid_header", R, "not valid wfdb"),
+        HostileCase(
+            "wfdb_length_not_a_number", wfdb("1 12 500 abc"), "invalid_header", R, "not valid wfdb"
+        ),
+        HostileCase("wfdb_rate_zero", wfdb("1 12 0 5000"), "sampling_rate_out_of_range", R, "0 hz"),
+        HostileCase(
+            "wfdb_no_signals", [("1.hea", b"1 0 500 5000\n")], "no_signals", R, "no signals"
+        ),
+        HostileCase(
+            "edf_zero_records",
+            [("x.edf", patch_edf(edf, 236, 8, "0"))],
+            "empty_record",
+            R,
+            "0 data records",
+        ),
+        HostileCase(
+            "edf_negative_records",
+            [("x.edf", patch_edf(edf, 236, 8, "-1"))],
+            "empty_record",
+            R,
+            "-1 data records",
+        ),
+        HostileCase(
+            "edf_record_count_not_a_number",
+            [("x.edf", patch_edf(edf, 236, 8, "abc"))],
+            "edf_header_mismatch",
+            R,
+            "not a number",
+        ),
+        HostileCase(
+            "edf_1000_signals",
+            [("x.edf", patch_edf(edf, 252, 4, "1000"))],
+            "too_many_leads",
+            R,
+            "1000 signals",
+        ),
+        HostileCase(
+            "edf_no_signals",
+            [("x.edf", patch_edf(edf, 252, 4, "0"))],
+            "no_signals",
+            R,
+            "no signals",
+        ),
+        HostileCase(
+            "edf_record_duration_zero",
+            [("x.edf", patch_edf(edf, 244, 8, "0"))],
+            "empty_record",
+            R,
+            "of 0 s",
+        ),
+        HostileCase(
+            "edf_rate_50MHz",
+            [("x.edf", patch_edf(edf, 244, 8, "0.00001"))],
+            "sampling_rate_out_of_range",
+            R,
+            "hz is outside",
+        ),
         HostileCase("edf_zero_bytes", [("x.edf", b"")], "not_edf", F, "not an edf file"),
-        HostileCase("edf_header_only", [("x.edf", edf[:256])], "edf_header_mismatch", R,
-                    "damaged"),
-        HostileCase("edf_one_sample", [("x.edf", write_edf([
-            {"label": "ECG I", "dimension": "mV", "fs": 1, "data": np.zeros(1)}]))],
-            "sampling_rate_out_of_range", R, "1 hz"),
-        HostileCase("edf_100kHz", [("x.edf", write_edf([
-            {"label": "ECG I", "dimension": "mV", "fs": 100_000, "data": np.zeros(100_000)}],
-            seconds=1))], "sampling_rate_out_of_range", R, "100000 hz"),
+        HostileCase("edf_header_only", [("x.edf", edf[:256])], "edf_header_mismatch", R, "damaged"),
+        HostileCase(
+            "edf_one_sample",
+            [
+                (
+                    "x.edf",
+                    write_edf(
+                        [{"label": "ECG I", "dimension": "mV", "fs": 1, "data": np.zeros(1)}]
+                    ),
+                )
+            ],
+            "sampling_rate_out_of_range",
+            R,
+            "1 hz",
+        ),
+        HostileCase(
+            "edf_100kHz",
+            [
+                (
+                    "x.edf",
+                    write_edf(
+                        [
+                            {
+                                "label": "ECG I",
+                                "dimension": "mV",
+                                "fs": 100_000,
+                                "data": np.zeros(100_000),
+                            }
+                        ],
+                        seconds=1,
+                    ),
+                )
+            ],
+            "sampling_rate_out_of_range",
+            R,
+            "100000 hz",
+        ),
     ]
 
 
@@ -84,8 +161,13 @@ def all_cases() -> list[HostileCase]:
 def oversized_case(limit_mb: int) -> HostileCase:
     from hearteye.errors import UploadTooLargeError
 
-    return HostileCase("oversized_upload", [("big.edf", bytes(limit_mb * MiB + 1))],
-                       "upload_too_large", UploadTooLargeError, f"exceeds {limit_mb} mib")
+    return HostileCase(
+        "oversized_upload",
+        [("big.edf", bytes(limit_mb * MiB + 1))],
+        "upload_too_large",
+        UploadTooLargeError,
+        f"exceeds {limit_mb} mib",
+    )
 
 
 # ------------------------------------------------------------------------------- wire
@@ -98,14 +180,21 @@ def multipart(files, fields: dict | None = None) -> tuple[bytes, str]:
     out = bytearray()
     fields = {"patient_name": "Hostile Case", "age": "40", "gender": "O", **(fields or {})}
     for key, value in fields.items():
-        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{key}\"\r\n\r\n"
-                f"{value}\r\n").encode()
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+        ).encode()
     for name, data in files:
         raw = name if isinstance(name, bytes) else str(name).encode("utf-8")
         raw = raw.replace(b'"', b"%22").replace(b"\r", b"%0D").replace(b"\n", b"%0A")
-        out += (f"--{boundary}\r\n".encode()
-                + b'Content-Disposition: form-data; name="file"; filename="' + raw + b'"\r\n'
-                + b"Content-Type: application/octet-stream\r\n\r\n" + bytes(data) + b"\r\n")
+        out += (
+            f"--{boundary}\r\n".encode()
+            + b'Content-Disposition: form-data; name="file"; filename="'
+            + raw
+            + b'"\r\n'
+            + b"Content-Type: application/octet-stream\r\n\r\n"
+            + bytes(data)
+            + b"\r\n"
+        )
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 
@@ -114,7 +203,9 @@ def multipart(files, fields: dict | None = None) -> tuple[bytes, str]:
 # (400, naming the `file` field) from the schema layer. A non-UTF-8 file name in the multipart
 # header makes Werkzeug drop the parts altogether, so the form reads as empty.
 HTTP_LAYER = {
-    "empty_upload": "file", "too_many_files_bare": "file", "non_utf8_name_bare": "file",
+    "empty_upload": "file",
+    "too_many_files_bare": "file",
+    "non_utf8_name_bare": "file",
 }
 
 
@@ -148,8 +239,9 @@ def judge(case: HostileCase, status: int, body: dict | None, text: str) -> Outco
         problem = f"code {code!r}, expected {case.code!r}"
     elif case.says not in error.lower():
         problem = f"message lacks {case.says!r}: {error!r}"
-    elif status != case.error.http_status and not (status == 413 and case.code ==
-                                                   "upload_too_large"):
+    elif status != case.error.http_status and not (
+        status == 413 and case.code == "upload_too_large"
+    ):
         problem = f"status {status}, expected {case.error.http_status}"
     elif any(leak in text for leak in ("Traceback", "site-packages", "/work/", "/tmp/")):
         problem = "internals leaked"

@@ -38,8 +38,25 @@ TARGETS = {
     "zip_edf": (ZIP_EDF, lambda b: [("r.zip", b)]),
 }
 
-_INTERESTING = [b"0", b"-1", b"nan", b"1e999", b" ", b"\n", b"\x00", b"\xff", b"99999999",
-                b"/", b"(", b")", b"..", b"PK\x03\x04", b"16", b"212", b"0.0001"]
+_INTERESTING = [
+    b"0",
+    b"-1",
+    b"nan",
+    b"1e999",
+    b" ",
+    b"\n",
+    b"\x00",
+    b"\xff",
+    b"99999999",
+    b"/",
+    b"(",
+    b")",
+    b"..",
+    b"PK\x03\x04",
+    b"16",
+    b"212",
+    b"0.0001",
+]
 
 
 @st.composite
@@ -60,11 +77,11 @@ def mutated(draw, seed: bytes) -> bytes:
             data[pos] = draw(st.integers(0, 255))
         elif kind == "token":
             tok = draw(st.sampled_from(_INTERESTING))
-            data[pos:pos + len(tok)] = tok
+            data[pos : pos + len(tok)] = tok
         elif kind == "truncate":
             del data[pos:]
         elif kind == "insert":
             data[pos:pos] = draw(st.binary(min_size=1, max_size=64))
         else:
-            del data[pos:pos + draw(st.integers(1, 64))]
+            del data[pos : pos + draw(st.integers(1, 64))]
     return bytes(data)

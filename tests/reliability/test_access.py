@@ -35,8 +35,12 @@ def _claims(token: str) -> dict:
 
 
 def _upload(client, headers):
-    resp = client.post("/predict", headers=headers, content_type="multipart/form-data",
-                       data=form([zipped(ludb_files("1"))], patient_name="Secret Patient"))
+    resp = client.post(
+        "/predict",
+        headers=headers,
+        content_type="multipart/form-data",
+        data=form([zipped(ludb_files("1"))], patient_name="Secret Patient"),
+    )
     assert resp.status_code == 201, resp.json
     return resp.json
 
@@ -46,15 +50,20 @@ def test_cross_user_access_is_404_everywhere(app, client, auth, other_auth, reco
     that echoes nothing of the record; the owner's record is untouched."""
     rec = _upload(client, auth)
     fid = rec["file_id"]
-    tries = [("get", f"/ecg/{fid}", {}), ("get", f"/ecg/{fid}/leads", {}),
-             ("get", f"/ecg/{fid}/leads?start=1&seconds=2", {}),
-             ("get", f"/ecg/{fid}/plot.png", {}),
-             ("put", f"/ecg/{fid}/notes", {"json": {"notes": "mine now"}}),
-             ("put", f"/ecg/{fid}/notes", {"json": {"notes": None}}),
-             ("delete", f"/ecg/{fid}", {}),
-             # file ids that differ in case, padding or encoding must not match either
-             ("get", f"/ecg/{fid.upper()}", {}), ("get", f"/ecg/{fid} ", {}),
-             ("get", f"/ecg/{fid}%00", {}), ("get", f"/ecg/{fid[:-1]}", {})]
+    tries = [
+        ("get", f"/ecg/{fid}", {}),
+        ("get", f"/ecg/{fid}/leads", {}),
+        ("get", f"/ecg/{fid}/leads?start=1&seconds=2", {}),
+        ("get", f"/ecg/{fid}/plot.png", {}),
+        ("put", f"/ecg/{fid}/notes", {"json": {"notes": "mine now"}}),
+        ("put", f"/ecg/{fid}/notes", {"json": {"notes": None}}),
+        ("delete", f"/ecg/{fid}", {}),
+        # file ids that differ in case, padding or encoding must not match either
+        ("get", f"/ecg/{fid.upper()}", {}),
+        ("get", f"/ecg/{fid} ", {}),
+        ("get", f"/ecg/{fid}%00", {}),
+        ("get", f"/ecg/{fid[:-1]}", {}),
+    ]
     leaks = 0
     for method, path, kwargs in tries:
         resp = getattr(client, method)(path, headers=other_auth, **kwargs)
@@ -63,8 +72,7 @@ def test_cross_user_access_is_404_everywhere(app, client, auth, other_auth, reco
             leaks += 1
         else:
             assert_error(resp, 404)
-    for query in (f"search={fid}", "search=Secret", "search=%25", "search=_",
-                  "per_page=100"):
+    for query in (f"search={fid}", "search=Secret", "search=%25", "search=_", "per_page=100"):
         resp = client.get(f"/history?{query}", headers=other_auth)
         if resp.json != [] or resp.headers["X-Total-Count"] != "0":
             leaks += 1
@@ -82,8 +90,7 @@ def test_signed_plot_link_is_bound_to_its_record(client, auth, other_auth):
     mine = _upload(client, auth)
     theirs = _upload(client, other_auth)
     query = mine["plot_url"].split("?", 1)[1]
-    assert_error(client.get(f"/ecg/{theirs['file_id']}/plot.png?{query}"), 403,
-                 "invalid_signature")
+    assert_error(client.get(f"/ecg/{theirs['file_id']}/plot.png?{query}"), 403, "invalid_signature")
 
 
 def _sign(claims: dict, alg: str) -> str:
@@ -100,8 +107,9 @@ def _bad_tokens(access: str, refresh: str) -> dict[str, str]:
     now = int(time.time())
     return {
         "expired": pyjwt.encode({**claims, "exp": now - 1}, TEST_SECRET, algorithm="HS256"),
-        "tampered_sub": ".".join([header, _b64({**claims, "sub": str(int(claims["sub"]) + 1)}),
-                                  sig]),
+        "tampered_sub": ".".join(
+            [header, _b64({**claims, "sub": str(int(claims["sub"]) + 1)}), sig]
+        ),
         "tampered_exp": ".".join([header, _b64({**claims, "exp": now + 10**8}), sig]),
         "signature_stripped": f"{header}.{payload}.",
         "alg_none": ".".join([_b64({"alg": "none", "typ": "JWT"}), _b64(claims), ""]),
@@ -109,24 +117,32 @@ def _bad_tokens(access: str, refresh: str) -> dict[str, str]:
         "alg_hs512": _sign(claims, "HS512"),
         "alg_hs384": _sign(claims, "HS384"),
         "wrong_key": pyjwt.encode(claims, "k" * 48, algorithm="HS256"),
-        "not_yet_valid": pyjwt.encode({**claims, "nbf": now + 3600}, TEST_SECRET,
-                                      algorithm="HS256"),
+        "not_yet_valid": pyjwt.encode(
+            {**claims, "nbf": now + 3600}, TEST_SECRET, algorithm="HS256"
+        ),
         "refresh_as_access": refresh,
         "garbage": "not.a.token",
         "empty": "",
         "huge": "a" * 8000,
-        "sub_not_a_number": pyjwt.encode({**claims, "sub": "admin"}, TEST_SECRET,
-                                         algorithm="HS256"),
-        "sub_unknown_user": pyjwt.encode({**claims, "sub": "987654"}, TEST_SECRET,
-                                         algorithm="HS256"),
+        "sub_not_a_number": pyjwt.encode(
+            {**claims, "sub": "admin"}, TEST_SECRET, algorithm="HS256"
+        ),
+        "sub_unknown_user": pyjwt.encode(
+            {**claims, "sub": "987654"}, TEST_SECRET, algorithm="HS256"
+        ),
     }
 
 
 def test_bad_tokens_are_401_on_every_route(client, auth, record_property):
     tokens = login(client)
     bad = _bad_tokens(tokens["access_token"], tokens["refresh_token"])
-    routes = [("get", "/auth/me"), ("get", "/history"), ("get", "/ecg/AbCdEfGh12345678"),
-              ("post", "/predict"), ("delete", "/ecg/AbCdEfGh12345678")]
+    routes = [
+        ("get", "/auth/me"),
+        ("get", "/history"),
+        ("get", "/ecg/AbCdEfGh12345678"),
+        ("post", "/predict"),
+        ("delete", "/ecg/AbCdEfGh12345678"),
+    ]
     tried = failures = 0
     for name, token in bad.items():
         for method, path in routes:
@@ -148,11 +164,17 @@ def test_revoked_tokens_are_401_everywhere(client):
     tokens = login(client)
     headers = bearer(tokens["access_token"])
     client.post("/auth/logout", headers=headers, json={"refresh_token": tokens["refresh_token"]})
-    for method, path in [("get", "/auth/me"), ("get", "/history"), ("post", "/predict"),
-                         ("get", "/ecg/AbCdEfGh12345678/leads"), ("post", "/auth/logout")]:
+    for method, path in [
+        ("get", "/auth/me"),
+        ("get", "/history"),
+        ("post", "/predict"),
+        ("get", "/ecg/AbCdEfGh12345678/leads"),
+        ("post", "/auth/logout"),
+    ]:
         assert_error(getattr(client, method)(path, headers=headers), 401, "token_revoked")
-    assert_error(client.post("/auth/refresh", headers=bearer(tokens["refresh_token"])), 401,
-                 "token_revoked")
+    assert_error(
+        client.post("/auth/refresh", headers=bearer(tokens["refresh_token"])), 401, "token_revoked"
+    )
 
 
 def test_brute_force_login_is_slowed(make_app):
@@ -160,16 +182,27 @@ def test_brute_force_login_is_slowed(make_app):
     with the right password, and per address: another address still gets in."""
     client = make_app().test_client()
     register(client)
-    codes = [client.post("/auth/login", json={"username": "alice", "password": f"guess{i}xx"},
-                         environ_base={"REMOTE_ADDR": "10.0.0.66"}).status_code
-             for i in range(10)]
+    codes = [
+        client.post(
+            "/auth/login",
+            json={"username": "alice", "password": f"guess{i}xx"},
+            environ_base={"REMOTE_ADDR": "10.0.0.66"},
+        ).status_code
+        for i in range(10)
+    ]
     assert codes == [401] * 10
-    resp = client.post("/auth/login", json={"username": "alice", "password": PASSWORD},
-                       environ_base={"REMOTE_ADDR": "10.0.0.66"})
+    resp = client.post(
+        "/auth/login",
+        json={"username": "alice", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.0.0.66"},
+    )
     assert_error(resp, 429, "rate_limited")
     assert int(resp.headers["Retry-After"]) > 0
-    ok = client.post("/auth/login", json={"username": "alice", "password": PASSWORD},
-                     environ_base={"REMOTE_ADDR": "10.0.0.67"})
+    ok = client.post(
+        "/auth/login",
+        json={"username": "alice", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.0.0.67"},
+    )
     assert ok.status_code == 200
 
 
@@ -179,12 +212,17 @@ def test_passwords_never_logged_or_returned(make_app, caplog):
     client = make_app(log_level="DEBUG").test_client()
     bodies = []
     for resp in (
-        client.post("/auth/register", json={"username": "carol", "email": "c@example.org",
-                                            "password": secret}),
-        client.post("/auth/register", json={"username": "carol", "email": "c@example.org",
-                                            "password": secret}),  # 409
-        client.post("/auth/register", json={"username": "x", "email": "bad",
-                                            "password": secret}),  # 400
+        client.post(
+            "/auth/register",
+            json={"username": "carol", "email": "c@example.org", "password": secret},
+        ),
+        client.post(
+            "/auth/register",
+            json={"username": "carol", "email": "c@example.org", "password": secret},
+        ),  # 409
+        client.post(
+            "/auth/register", json={"username": "x", "email": "bad", "password": secret}
+        ),  # 400
         client.post("/auth/login", json={"username": "carol", "password": secret}),
         client.post("/auth/login", json={"username": "carol", "password": secret + "x"}),
         client.post("/auth/login", json={"username": "carol", "password": ["not", secret]}),
@@ -196,8 +234,9 @@ def test_passwords_never_logged_or_returned(make_app, caplog):
     # the access log of the served app is covered by the live pass in benchmarks/
 
 
-@pytest.mark.parametrize("path", ["/live", "/health", "/openapi.json", "/auth/me",
-                                  "/history", "/nope"])
+@pytest.mark.parametrize(
+    "path", ["/live", "/health", "/openapi.json", "/auth/me", "/history", "/nope"]
+)
 def test_security_headers(client, path):
     resp = client.get(path)
     h = resp.headers
@@ -226,11 +265,16 @@ def test_upload_size_limit_is_checked_before_reading(make_app, monkeypatch):
     class Untouchable(io.BytesIO):
         def read(self, *_a):
             raise AssertionError("the body was read")
+
         readline = readinto = read1 = read
 
-    resp = client.post("/predict", headers=headers, input_stream=Untouchable(),
-                       content_type="multipart/form-data; boundary=x",
-                       environ_overrides={"CONTENT_LENGTH": str(50 << 20)})
+    resp = client.post(
+        "/predict",
+        headers=headers,
+        input_stream=Untouchable(),
+        content_type="multipart/form-data; boundary=x",
+        environ_overrides={"CONTENT_LENGTH": str(50 << 20)},
+    )
     assert_error(resp, 413, "upload_too_large")
 
 
@@ -247,11 +291,21 @@ def test_nul_characters_are_refused_not_500(client, auth):
         client.delete("/ecg/abc%00def", headers=auth),
         client.get("/history?search=a%00b", headers=auth),
         client.post("/auth/login", json={"username": nul, "password": "whatever1"}),
-        client.post("/auth/register", json={"username": "nul", "email": f"{nul}@x.org",
-                                            "password": "whatever1"}),
-        client.post("/predict", headers=auth, content_type="multipart/form-data",
-                    data=form([zipped(ludb_files("1"))], patient_name=nul)),
-        client.post("/predict", headers=auth, content_type="multipart/form-data",
-                    data=form([zipped(ludb_files("1"))], notes=nul)),
+        client.post(
+            "/auth/register",
+            json={"username": "nul", "email": f"{nul}@x.org", "password": "whatever1"},
+        ),
+        client.post(
+            "/predict",
+            headers=auth,
+            content_type="multipart/form-data",
+            data=form([zipped(ludb_files("1"))], patient_name=nul),
+        ),
+        client.post(
+            "/predict",
+            headers=auth,
+            content_type="multipart/form-data",
+            data=form([zipped(ludb_files("1"))], notes=nul),
+        ),
     ]
     assert [r.status_code for r in answers if not 400 <= r.status_code < 500] == []

@@ -30,8 +30,12 @@ def fuzz_target(make_app):
     client = app.test_client()
     register(client)
     headers = bearer(login(client)["access_token"])
-    resp = client.post("/predict", headers=headers, content_type="multipart/form-data",
-                       data=form([zipped(ludb_files("1"))]))
+    resp = client.post(
+        "/predict",
+        headers=headers,
+        content_type="multipart/form-data",
+        data=form([zipped(ludb_files("1"))]),
+    )
     assert resp.status_code == 201
     app.config["FUZZ_HEADERS"] = headers
     return app
@@ -53,8 +57,14 @@ def test_api_conforms_and_never_5xx(fuzz_target, record_property):
     counts = {"examples": 0}
     failures = []
     for operation in operations:
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def run(case):
             headers = shared
@@ -68,10 +78,14 @@ def test_api_conforms_and_never_5xx(fuzz_target, record_property):
         try:
             run()
         except Exception as exc:  # collect every operation's failure, then report all
-            failures.append(f"{operation.method.upper()} {operation.path}: "
-                            f"{type(exc).__name__}: {str(exc)[:1500]}")
+            failures.append(
+                f"{operation.method.upper()} {operation.path}: "
+                f"{type(exc).__name__}: {str(exc)[:1500]}"
+            )
     record_property("api_fuzz_examples", counts["examples"])
     record_property("api_fuzz_failures", len(failures))
-    print(f"api fuzz: {len(operations)} operations, {counts['examples']} examples, "
-          f"{len(failures)} failing operations")
+    print(
+        f"api fuzz: {len(operations)} operations, {counts['examples']} examples, "
+        f"{len(failures)} failing operations"
+    )
     assert not failures, "\n\n".join(failures)

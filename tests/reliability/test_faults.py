@@ -24,8 +24,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _upload(client, headers):
-    return client.post("/predict", headers=headers, content_type="multipart/form-data",
-                       data=form([zipped(ludb_files("1"))]))
+    return client.post(
+        "/predict",
+        headers=headers,
+        content_type="multipart/form-data",
+        data=form([zipped(ludb_files("1"))]),
+    )
 
 
 def _rows(app) -> int:
@@ -97,8 +101,11 @@ def test_database_outage_then_recovery(app, client, auth):
         assert ready.json["details"]["database"] == "unavailable"
         assert_error(client.get("/history", headers=auth), 503, "database_unavailable")
         assert_error(_upload(client, auth), 503, "database_unavailable")
-        assert_error(client.post("/auth/login", json={"username": "alice", "password": "x" * 9}),
-                     503, "database_unavailable")
+        assert_error(
+            client.post("/auth/login", json={"username": "alice", "password": "x" * 9}),
+            503,
+            "database_unavailable",
+        )
         assert _stored(app) == []
         down["on"] = False
         assert client.get("/ready").status_code == 200
@@ -132,8 +139,9 @@ def test_delete_whose_file_removal_fails_is_reconciled(app, client, auth, monkey
     storage = app.extensions["hearteye"].storage
     fid = _upload(client, auth).json["file_id"]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(storage, "delete_ecg", lambda *_a: (_ for _ in ()).throw(
-            StorageError("injected")))
+        mp.setattr(
+            storage, "delete_ecg", lambda *_a: (_ for _ in ()).throw(StorageError("injected"))
+        )
         assert client.delete(f"/ecg/{fid}", headers=auth).status_code == 200
     assert _rows(app) == 0 and _stored(app) == [fid]  # an orphan, no row without file
     svc = app.extensions["hearteye"]
@@ -180,9 +188,18 @@ def test_process_killed_between_store_and_commit(make_app, tmp_path, database_ur
     app = make_app()  # empties the tables of this database
     data = tmp_path / "data"
     proc = subprocess.run(
-        [sys.executable, "-c", _KILLED_WORKER.format(
-            tests=str(REPO / "tests"), data=str(data), url=database_url, secret=TEST_SECRET)],
-        capture_output=True, text=True, timeout=120, cwd=REPO)
+        [
+            sys.executable,
+            "-c",
+            _KILLED_WORKER.format(
+                tests=str(REPO / "tests"), data=str(data), url=database_url, secret=TEST_SECRET
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr[-2000:]
     assert "STORED" in proc.stdout
     orphans = _stored(app)

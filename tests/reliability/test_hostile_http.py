@@ -15,8 +15,7 @@ CASES = all_cases()
 def _send(client, headers, case):
     body, ctype = multipart(case.files)
     resp = client.post("/predict", headers=headers, data=body, content_type=ctype)
-    return judge(case, resp.status_code, resp.get_json(silent=True),
-                 resp.get_data(as_text=True))
+    return judge(case, resp.status_code, resp.get_json(silent=True), resp.get_data(as_text=True))
 
 
 def test_hostile_uploads_over_http(app, client, auth, record_property):

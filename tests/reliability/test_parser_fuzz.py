@@ -21,8 +21,13 @@ EXAMPLES = int(os.environ.get("HEARTEYE_FUZZ_EXAMPLES", "150"))
 def test_parser_only_raises_typed_errors(target):
     seed, as_upload = TARGETS[target]
 
-    @settings(max_examples=EXAMPLES, deadline=2000, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=2000,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(mutated(seed))
     def check(data):
         try:

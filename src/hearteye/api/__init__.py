@@ -34,9 +34,11 @@ _ERROR_SCHEMA = {
         "details": {"type": "object"},
     },
 }
-_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
-             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-             "frame-ancestors 'none'")
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'"
+)
 _API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
@@ -56,14 +58,19 @@ class Services:
 def create_app(settings: Settings | None = None, **overrides) -> APIFlask:
     """Build the app. ``settings`` defaults to the environment; keyword ``overrides`` replace
     single settings (tests). Refuses to start (`ConfigError`) on unsafe configuration."""
-    settings = (settings or Settings.from_env())
+    settings = settings or Settings.from_env()
     if overrides:
         settings = settings.with_overrides(**overrides)
     settings = settings.validate()
     _configure_logging(settings.log_level)
 
-    app = APIFlask("hearteye", title="HeartEye API", version=__version__,
-                   spec_path="/openapi.json", docs_path="/docs")
+    app = APIFlask(
+        "hearteye",
+        title="HeartEye API",
+        version=__version__,
+        spec_path="/openapi.json",
+        docs_path="/docs",
+    )
     app.json.sort_keys = False  # keep the documented field order
     _configure(app, settings)
     services = _services(settings)
@@ -75,8 +82,13 @@ def create_app(settings: Settings | None = None, **overrides) -> APIFlask:
     _blueprints(app)
     app.teardown_appcontext(db.close_session)
     app.after_request(_security_headers)
-    log.info("HeartEye API %s ready (%s mode, database %s, storage %s)", __version__,
-             settings.env, services.engine.dialect.name, services.storage.name)
+    log.info(
+        "HeartEye API %s ready (%s mode, database %s, storage %s)",
+        __version__,
+        settings.env,
+        services.engine.dialect.name,
+        services.storage.name,
+    )
     return app
 
 
@@ -106,11 +118,14 @@ def _configure(app: APIFlask, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 256 * 1024,
         RATELIMIT_HEADERS_ENABLED=True,
         # OpenAPI document
-        INFO={"description": "ECG upload, analysis (delineation, measurements, normal / "
-                             "abnormal classification), history and plots. Every error is "
-                             "`{error, code, details}`."},
-        SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer",
-                                         "bearerFormat": "JWT"}},
+        INFO={
+            "description": "ECG upload, analysis (delineation, measurements, normal / "
+            "abnormal classification), history and plots. Every error is "
+            "`{error, code, details}`."
+        },
+        SECURITY_SCHEMES={
+            "BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        },
         VALIDATION_ERROR_STATUS_CODE=400,
         VALIDATION_ERROR_DESCRIPTION="invalid request fields",
         VALIDATION_ERROR_SCHEMA=_ERROR_SCHEMA,
@@ -130,8 +145,7 @@ def _configure(app: APIFlask, settings: Settings) -> None:
     @app.get("/docs/assets/<path:filename>")
     @app.doc(hide=True)
     def swagger_assets(filename):
-        return send_from_directory(app.config["HEARTEYE_SWAGGER_DIST"], filename,
-                                   max_age=86400)
+        return send_from_directory(app.config["HEARTEYE_SWAGGER_DIST"], filename, max_age=86400)
 
     @app.spec_processor
     def _document_auth_errors(spec):
@@ -139,9 +153,13 @@ def _configure(app: APIFlask, settings: Settings) -> None:
         for path in spec.get("paths", {}).values():
             for op in path.values():
                 if isinstance(op, dict) and op.get("security"):
-                    op.setdefault("responses", {}).setdefault("401", {
-                        "description": "missing, invalid, expired or revoked token",
-                        "content": {"application/json": {"schema": _ERROR_SCHEMA}}})
+                    op.setdefault("responses", {}).setdefault(
+                        "401",
+                        {
+                            "description": "missing, invalid, expired or revoked token",
+                            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+                        },
+                    )
         return spec
 
     if settings.trusted_proxies:
@@ -157,11 +175,13 @@ def _services(settings: Settings) -> Services:
     engine = db.make_engine(settings.resolved_database_url)
     hasher = PasswordHasher(**settings.extra.get("ARGON2_PARAMS", {}))
     return Services(
-        settings=settings, engine=engine, sessions=db.make_sessionmaker(engine),
+        settings=settings,
+        engine=engine,
+        sessions=db.make_sessionmaker(engine),
         storage=make_storage(settings),
-        revocations=RedisRevocations(settings.redis_url) if settings.redis_url
-        else DbRevocations(),
-        hasher=hasher, dummy_hash=hasher.hash("not a real password"),
+        revocations=RedisRevocations(settings.redis_url) if settings.redis_url else DbRevocations(),
+        hasher=hasher,
+        dummy_hash=hasher.hash("not a real password"),
     )
 
 
@@ -173,18 +193,28 @@ def _extensions(app: APIFlask, settings: Settings) -> None:
     from hearteye.api.auth import init_jwt
     from hearteye.api.errors import register_error_handlers
 
-    CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Total-Count"],
-         allow_headers=["Authorization", "Content-Type"], supports_credentials=False,
-         max_age=600)
+    CORS(
+        app,
+        origins=list(settings.cors_origins),
+        expose_headers=["X-Total-Count"],
+        allow_headers=["Authorization", "Content-Type"],
+        supports_credentials=False,
+        max_age=600,
+    )
     init_jwt(app)
-    limiter = Limiter(get_remote_address, app=app,
-                      storage_uri=settings.redis_url or "memory://",
-                      # A rate-limit store outage must not lock everyone out of logging in.
-                      swallow_errors=True)
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.redis_url or "memory://",
+        # A rate-limit store outage must not lock everyone out of logging in.
+        swallow_errors=True,
+    )
     app.extensions["hearteye_limiter"] = limiter
     register_error_handlers(app)
     app.extensions["hearteye_limits"] = {
-        "auth.login": settings.ratelimit_login, "auth.register": settings.ratelimit_register}
+        "auth.login": settings.ratelimit_login,
+        "auth.register": settings.ratelimit_register,
+    }
 
 
 def _blueprints(app: APIFlask) -> None:

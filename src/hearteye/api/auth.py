@@ -59,8 +59,11 @@ def register(body):
     """Create an account."""
     username, email = body["username"], body["email"].strip().lower()
     s = db.session()
-    taken = s.execute(select(User.username, User.email).where(or_(
-        func.lower(User.username) == username.lower(), User.email == email))).first()
+    taken = s.execute(
+        select(User.username, User.email).where(
+            or_(func.lower(User.username) == username.lower(), User.email == email)
+        )
+    ).first()
     if taken:
         raise _taken(username.lower() == taken.username.lower())
     user = User(username=username, email=email, password_hash=hasher().hash(body["password"]))
@@ -75,8 +78,10 @@ def register(body):
 
 def _taken(username: bool | None) -> Conflict:
     what = {True: "user name", False: "e-mail address", None: "user name or e-mail address"}
-    return Conflict(f"that {what[username]} is already registered; log in or choose another",
-                    code="account_exists")
+    return Conflict(
+        f"that {what[username]} is already registered; log in or choose another",
+        code="account_exists",
+    )
 
 
 @bp.post("/login")
@@ -87,8 +92,11 @@ def login(body):
     """Exchange a user name (or e-mail) and password for an access and a refresh token."""
     name = body["username"].strip()
     s = db.session()
-    user = s.execute(select(User).where(or_(
-        User.username == name, User.email == name.lower()))).scalars().first()
+    user = (
+        s.execute(select(User).where(or_(User.username == name, User.email == name.lower())))
+        .scalars()
+        .first()
+    )
     ph = hasher()
     if user is None:
         # Spend the same time as a real check, so response times do not reveal accounts.
@@ -100,8 +108,11 @@ def login(body):
         user.password_hash = ph.hash(body["password"])
         s.commit()
     identity = str(user.id)
-    return {"access_token": create_access_token(identity),
-            "refresh_token": create_refresh_token(identity), "user": user.to_dict()}
+    return {
+        "access_token": create_access_token(identity),
+        "refresh_token": create_refresh_token(identity),
+        "user": user.to_dict(),
+    }
 
 
 def _verify(ph: PasswordHasher, stored: str, password: str) -> bool:
@@ -163,8 +174,14 @@ class DbRevocations:
         now = utcnow()
         s.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
         if s.get(RevokedToken, jti) is None:
-            s.add(RevokedToken(jti=jti, user_id=user_id,
-                               expires_at=datetime.fromtimestamp(exp, UTC), revoked_at=now))
+            s.add(
+                RevokedToken(
+                    jti=jti,
+                    user_id=user_id,
+                    expires_at=datetime.fromtimestamp(exp, UTC),
+                    revoked_at=now,
+                )
+            )
         try:
             s.commit()
         except IntegrityError:  # the same token logged out twice at once
@@ -218,20 +235,31 @@ def init_jwt(app) -> JWTManager:
     def fail(message: str, code: str):
         return error_response(message, code, 401, {}, {"WWW-Authenticate": "Bearer"})
 
-    jwt.unauthorized_loader(lambda reason: fail(
-        "authentication required: send 'Authorization: Bearer <access_token>' "
-        "(POST /auth/login gives one)", "missing_token"))
-    jwt.expired_token_loader(lambda _h, _p: fail(
-        "the token has expired; refresh it (POST /auth/refresh) or log in again",
-        "token_expired"))
-    jwt.revoked_token_loader(lambda _h, _p: fail(
-        "the token was revoked (logged out); log in again", "token_revoked"))
-    jwt.user_lookup_error_loader(lambda _h, _p: fail(
-        "the account of this token no longer exists", "user_not_found"))
-    jwt.needs_fresh_token_loader(lambda _h, _p: fail(
-        "this action needs a fresh login", "fresh_token_required"))
-    jwt.token_verification_failed_loader(lambda _h, _p: fail(
-        "the token was not accepted; log in again", "invalid_token"))
+    jwt.unauthorized_loader(
+        lambda reason: fail(
+            "authentication required: send 'Authorization: Bearer <access_token>' "
+            "(POST /auth/login gives one)",
+            "missing_token",
+        )
+    )
+    jwt.expired_token_loader(
+        lambda _h, _p: fail(
+            "the token has expired; refresh it (POST /auth/refresh) or log in again",
+            "token_expired",
+        )
+    )
+    jwt.revoked_token_loader(
+        lambda _h, _p: fail("the token was revoked (logged out); log in again", "token_revoked")
+    )
+    jwt.user_lookup_error_loader(
+        lambda _h, _p: fail("the account of this token no longer exists", "user_not_found")
+    )
+    jwt.needs_fresh_token_loader(
+        lambda _h, _p: fail("this action needs a fresh login", "fresh_token_required")
+    )
+    jwt.token_verification_failed_loader(
+        lambda _h, _p: fail("the token was not accepted; log in again", "invalid_token")
+    )
 
     @jwt.invalid_token_loader
     def _invalid(reason: str):

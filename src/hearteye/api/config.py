@@ -23,11 +23,27 @@ log = logging.getLogger(__name__)
 MiB = 1 << 20
 MIN_SECRET_LENGTH = 32
 # Placeholders seen in tutorials, .env templates and the original seed: never acceptable.
-KNOWN_WEAK_SECRETS = frozenset({
-    "", "secret", "changeme", "change-me", "change_me", "dev", "development", "test",
-    "your-secret-key", "your_secret_key", "super-secret", "super-secret-key", "jwt-secret",
-    "jwt-secret-string", "secret-key", "default", "please-change-me",
-})
+KNOWN_WEAK_SECRETS = frozenset(
+    {
+        "",
+        "secret",
+        "changeme",
+        "change-me",
+        "change_me",
+        "dev",
+        "development",
+        "test",
+        "your-secret-key",
+        "your_secret_key",
+        "super-secret",
+        "super-secret-key",
+        "jwt-secret",
+        "jwt-secret-string",
+        "secret-key",
+        "default",
+        "please-change-me",
+    }
+)
 
 
 class ConfigError(RuntimeError):
@@ -113,7 +129,8 @@ class Settings:
         data_dir = Path(env.get("HEARTEYE_DATA_DIR") or "hearteye-data")
         supabase_url = (env.get("SUPABASE_URL") or "").rstrip("/")
         endpoint = env.get("S3_ENDPOINT_URL") or (
-            f"{supabase_url}/storage/v1/s3" if supabase_url else "")
+            f"{supabase_url}/storage/v1/s3" if supabase_url else ""
+        )
         settings = cls(
             env=(env.get("HEARTEYE_ENV") or "development").strip().lower(),
             data_dir=data_dir,
@@ -148,8 +165,10 @@ class Settings:
         if env.get("SUPABASE_KEY") and not settings.s3_access_key_id:
             # The seed talked to Supabase through its REST client with this key; the S3
             # endpoint needs S3 access keys instead (Dashboard -> Storage -> S3 access keys).
-            log.warning("SUPABASE_KEY is set but S3_ACCESS_KEY_ID is not: Supabase's S3 "
-                        "endpoint needs S3 access keys (see docs/SERVICE.md)")
+            log.warning(
+                "SUPABASE_KEY is set but S3_ACCESS_KEY_ID is not: Supabase's S3 "
+                "endpoint needs S3 access keys (see docs/SERVICE.md)"
+            )
         return settings
 
     def with_overrides(self, **changes) -> Settings:
@@ -172,7 +191,7 @@ class Settings:
             # Heroku/Supabase style URLs: pick the psycopg 3 driver SQLAlchemy should use.
             for prefix in ("postgres://", "postgresql://"):
                 if url.startswith(prefix):
-                    return "postgresql+psycopg://" + url[len(prefix):]
+                    return "postgresql+psycopg://" + url[len(prefix) :]
             return url
         return f"sqlite:///{(self.data_dir / 'hearteye.db').resolve()}"
 
@@ -194,11 +213,13 @@ class Settings:
         """Refuse unsafe or inconsistent settings; fill development secrets. Returns the
         settings to run with."""
         if self.env not in ("development", "production"):
-            raise ConfigError(f"HEARTEYE_ENV must be 'development' or 'production', got "
-                              f"{self.env!r}")
+            raise ConfigError(
+                f"HEARTEYE_ENV must be 'development' or 'production', got {self.env!r}"
+            )
         if self.resolved_storage_backend not in ("local", "s3"):
-            raise ConfigError(f"STORAGE_BACKEND must be 'local' or 's3', got "
-                              f"{self.storage_backend!r}")
+            raise ConfigError(
+                f"STORAGE_BACKEND must be 'local' or 's3', got {self.storage_backend!r}"
+            )
         if self.resolved_storage_backend == "s3" and not self.s3_bucket:
             raise ConfigError("STORAGE_BACKEND=s3 needs S3_BUCKET (or SUPABASE_BUCKET_NAME)")
         settings = self
@@ -210,11 +231,13 @@ class Settings:
                         f"{name.upper()} is missing, shorter than {MIN_SECRET_LENGTH} "
                         "characters or a known placeholder; production mode refuses to start. "
                         "Generate one with: python -c 'import secrets; "
-                        "print(secrets.token_urlsafe(48))'")
+                        "print(secrets.token_urlsafe(48))'"
+                    )
                 settings = replace(settings, **{name: _dev_secret(self.data_dir, name)})
         if self.production and "*" in self.cors_origins:
-            raise ConfigError("CORS_ORIGINS='*' is refused in production: list the front-end "
-                              "origins explicitly")
+            raise ConfigError(
+                "CORS_ORIGINS='*' is refused in production: list the front-end origins explicitly"
+            )
         return settings
 
 
@@ -238,6 +261,10 @@ def _dev_secret(data_dir: Path, name: str) -> str:
             pass
         finally:
             os.unlink(tmp)
-        log.warning("development mode: generated %s in %s (set %s in production)",
-                    name.upper(), data_dir, name.upper())
+        log.warning(
+            "development mode: generated %s in %s (set %s in production)",
+            name.upper(),
+            data_dir,
+            name.upper(),
+        )
     return path.read_text().strip()

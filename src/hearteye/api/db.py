@@ -23,8 +23,14 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pre_ping: a connection dropped by a database restart is replaced, not handed out.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                         pool_recycle=1800, connect_args=_pg_connect_args(url))
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_recycle=1800,
+        connect_args=_pg_connect_args(url),
+    )
 
 
 def _pg_connect_args(url: str) -> dict:

@@ -34,11 +34,14 @@ _FILE_ID = {"file_id": {"description": "the record's file_id"}}
 @jwt_required()
 @bp.input(PredictIn, location="form_and_files", arg_name="form")
 @bp.output(RecordDetailOut, status_code=201)
-@bp.doc(security=BEARER, responses={
-    413: "the upload is larger than MAX_UPLOAD_MB",
-    415: "not an ECG format HeartEye reads",
-    422: "the ECG file is inconsistent or cannot be analysed",
-})
+@bp.doc(
+    security=BEARER,
+    responses={
+        413: "the upload is larger than MAX_UPLOAD_MB",
+        415: "not an ECG format HeartEye reads",
+        422: "the ECG file is inconsistent or cannot be analysed",
+    },
+)
 def predict(form):
     """Upload an ECG, analyse it and store it.
 
@@ -46,8 +49,11 @@ def predict(form):
     files as repeated `file` fields) and the patient fields.
     """
     patient = records.PatientForm(
-        patient_name=form["patient_name"].strip(), age=form.get("age"),
-        gender=form.get("gender"), notes=form.get("notes"))
+        patient_name=form["patient_name"].strip(),
+        age=form.get("age"),
+        gender=form.get("gender"),
+        notes=form.get("notes"),
+    )
     files = [(f.filename or "", f.read()) for f in form["file"]]
     ecg, summary = records.create_ecg(current_user, patient, files)
     return records.record_dict(ecg, summary), 201, {"Location": f"/ecg/{ecg.file_id}"}
@@ -56,13 +62,18 @@ def predict(form):
 @bp.get("/history")
 @jwt_required()
 @bp.input(HistoryQuery, location="query", arg_name="query")
-@bp.output(RecordOut(many=True), headers={"X-Total-Count": Integer(
-    required=True, metadata={"description": "number of records matching the search"})})
+@bp.output(
+    RecordOut(many=True),
+    headers={
+        "X-Total-Count": Integer(
+            required=True, metadata={"description": "number of records matching the search"}
+        )
+    },
+)
 @bp.doc(security=BEARER)
 def history(query):
     """Your records, newest first; `search` matches the patient name or the file id."""
-    rows, total = records.history(current_user, query["search"], query["page"],
-                                  query["per_page"])
+    rows, total = records.history(current_user, query["search"], query["page"], query["per_page"])
     return [records.record_dict(r) for r in rows], 200, {"X-Total-Count": str(total)}
 
 
@@ -99,10 +110,16 @@ def delete_ecg(file_id):
 @bp.get("/ecg/<file_id>/leads")
 @jwt_required()
 @bp.input(LeadsQuery, location="query", arg_name="query")
-@bp.doc(security=BEARER, responses={
-    200: {"description": "the display signals (band-passed, mV, 500 Hz) and measurements",
-          "content": {"application/json": {"schema": LeadsOut}}},
-    404: "no such record in your history"})
+@bp.doc(
+    security=BEARER,
+    responses={
+        200: {
+            "description": "the display signals (band-passed, mV, 500 Hz) and measurements",
+            "content": {"application/json": {"schema": LeadsOut}},
+        },
+        404: "no such record in your history",
+    },
+)
 def leads(file_id, query):
     """The signals for display, with the measurements and beats.
 
@@ -114,14 +131,20 @@ def leads(file_id, query):
 
 
 @bp.get("/ecg/<file_id>/plot.png")
-@bp.doc(security=[{BEARER: []}, {}], responses={
-    200: {"description": "the 12-lead ECG on paper grid",
-          "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
-    403: "the signed link has expired or is invalid",
-    404: "no such record in your history"},
+@bp.doc(
+    security=[{BEARER: []}, {}],
+    responses={
+        200: {
+            "description": "the 12-lead ECG on paper grid",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        403: "the signed link has expired or is invalid",
+        404: "no such record in your history",
+    },
     description="Authorised either by `Authorization: Bearer` (the owner) or by the "
-                "`expires` and `signature` query parameters of a record's `plot_url`, so "
-                "that a plain `<img src>` can load it.")
+    "`expires` and `signature` query parameters of a record's `plot_url`, so "
+    "that a plain `<img src>` can load it.",
+)
 def plot(file_id):
     """The ECG plot (PNG)."""
     expires, signature = request.args.get("expires"), request.args.get("signature")
@@ -131,9 +154,12 @@ def plot(file_id):
         except ValueError:
             expires_at = 0
         if not records.check_signature(file_id, expires_at, signature or ""):
-            raise Forbidden("this plot link has expired or is invalid; fetch the record again "
-                           "for a fresh plot_url", code="invalid_signature",
-                           details={"file_id": file_id}) from None
+            raise Forbidden(
+                "this plot link has expired or is invalid; fetch the record again "
+                "for a fresh plot_url",
+                code="invalid_signature",
+                details={"file_id": file_id},
+            ) from None
         ecg = records.ecg_by_file_id(file_id)
     else:
         verify_jwt_in_request()

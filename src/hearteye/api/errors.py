@@ -51,12 +51,16 @@ class Unavailable(ApiError):
 
 def ecg_not_found(file_id: str) -> NotFound:
     # Same answer for "does not exist" and "belongs to someone else": no existence oracle.
-    return NotFound(f"no ECG with id {file_id!r} in your history", code="ecg_not_found",
-                    details={"file_id": file_id})
+    return NotFound(
+        f"no ECG with id {file_id!r} in your history",
+        code="ecg_not_found",
+        details={"file_id": file_id},
+    )
 
 
-def error_response(message: str, code: str, status: int, details: dict | None = None,
-                   headers: dict | None = None):
+def error_response(
+    message: str, code: str, status: int, details: dict | None = None, headers: dict | None = None
+):
     resp = jsonify({"error": message, "code": code, "details": details or {}})
     resp.status_code = status
     for k, v in (headers or {}).items():
@@ -99,11 +103,17 @@ def api_error_processor(error: HTTPError):
     if error.status_code == 400 and error.detail:
         fields = _flatten(error.detail)
         listed = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
-        return error_response(f"invalid request: {listed}", "validation_error", 400,
-                              {"fields": fields}, error.headers)
+        return error_response(
+            f"invalid request: {listed}", "validation_error", 400, {"fields": fields}, error.headers
+        )
     code, advice = _HTTP_CODES.get(error.status_code, ("http_error", error.message))
-    return error_response(error.message if error.message not in (None, "") else advice,
-                          code, error.status_code, {}, error.headers)
+    return error_response(
+        error.message if error.message not in (None, "") else advice,
+        code,
+        error.status_code,
+        {},
+        error.headers,
+    )
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -120,8 +130,11 @@ def register_error_handlers(app: Flask) -> None:
         details = {}
         if status == 413:
             limit = app.config.get("MAX_CONTENT_LENGTH")
-            advice = (f"the upload exceeds {limit >> 20} MiB; send a shorter recording or zip "
-                      "it") if limit else advice
+            advice = (
+                (f"the upload exceeds {limit >> 20} MiB; send a shorter recording or zip it")
+                if limit
+                else advice
+            )
             details = {"limit_bytes": limit}
         elif status == 429:
             advice = f"too many requests ({err.description}); wait and try again"
@@ -134,29 +147,43 @@ def register_error_handlers(app: Flask) -> None:
     def _missing(err: NotFoundInStorage):
         # A row whose file is gone: a consistency fault on our side, not the client's.
         log.error("stored file missing [%s]: %s", request_id(), err)
-        return error_response("a stored file of this record is missing; report the request "
-                              "id", "stored_file_missing", 500, {"request_id": request_id()})
+        return error_response(
+            "a stored file of this record is missing; report the request id",
+            "stored_file_missing",
+            500,
+            {"request_id": request_id()},
+        )
 
     @app.errorhandler(StorageError)
     def _storage(err: StorageError):
         log.error("storage failure [%s]: %s", request_id(), err)
-        return error_response("file storage is unavailable; try again in a moment",
-                              "storage_unavailable", 503, {"request_id": request_id()},
-                              {"Retry-After": "5"})
+        return error_response(
+            "file storage is unavailable; try again in a moment",
+            "storage_unavailable",
+            503,
+            {"request_id": request_id()},
+            {"Retry-After": "5"},
+        )
 
     # Connection-level failures only: a constraint violation is a bug or a 409, not an outage.
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _database(err):
         log.error("database failure [%s]: %s", request_id(), type(err.orig).__name__)
-        return error_response("the database is unavailable; try again in a moment",
-                              "database_unavailable", 503, {"request_id": request_id()},
-                              {"Retry-After": "5"})
+        return error_response(
+            "the database is unavailable; try again in a moment",
+            "database_unavailable",
+            503,
+            {"request_id": request_id()},
+            {"Retry-After": "5"},
+        )
 
     @app.errorhandler(Exception)
     def _internal(err: Exception):
-        log.exception("unhandled error [%s] on %s %s", request_id(), request.method,
-                      request.path)
-        return error_response("internal error; the request was not completed. Report the "
-                              "request id if it persists", "internal_error", 500,
-                              {"request_id": request_id()})
+        log.exception("unhandled error [%s] on %s %s", request_id(), request.method, request.path)
+        return error_response(
+            "internal error; the request was not completed. Report the request id if it persists",
+            "internal_error",
+            500,
+            {"request_id": request_id()},
+        )

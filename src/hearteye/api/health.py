@@ -76,16 +76,23 @@ def live():
 
 @bp.get("/ready")
 @bp.output(StatusOut)
-@bp.doc(responses={503: {"description": "database or storage unreachable",
-                         "content": {"application/json": {"schema": ErrorOut}}}})
+@bp.doc(
+    responses={
+        503: {
+            "description": "database or storage unreachable",
+            "content": {"application/json": {"schema": ErrorOut}},
+        }
+    }
+)
 def ready():
     """Readiness: the database and the storage answer."""
     checks = _checks()
     if all(v == "ok" for v in checks.values()):
         return {"status": "ready"}
     down = ", ".join(k for k, v in checks.items() if v != "ok")
-    return error_response(f"not ready: {down} unreachable", "not_ready", 503, checks,
-                          {"Retry-After": "5"})
+    return error_response(
+        f"not ready: {down} unreachable", "not_ready", 503, checks, {"Retry-After": "5"}
+    )
 
 
 @bp.get("/health")
@@ -94,5 +101,9 @@ def health():
     """Service status, version, model versions, database and storage."""
     checks = _checks()
     ok = all(v == "ok" for v in checks.values())
-    return {"status": "ok" if ok else "degraded", "version": __version__,
-            "models": model_versions(), **checks}
+    return {
+        "status": "ok" if ok else "degraded",
+        "version": __version__,
+        "models": model_versions(),
+        **checks,
+    }

@@ -71,7 +71,8 @@ class Ecg(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     patient_name: Mapped[str] = mapped_column(String(200), nullable=False)
     age: Mapped[int | None] = mapped_column(Integer)
     gender: Mapped[str | None] = mapped_column(String(1))

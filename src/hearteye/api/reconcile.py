@@ -19,8 +19,9 @@ from hearteye.api.storage import Storage, StorageError
 log = logging.getLogger("hearteye.api")
 
 
-def reconcile_orphans(sessions: sessionmaker, storage: Storage, grace_s: float,
-                      now: float | None = None) -> dict:
+def reconcile_orphans(
+    sessions: sessionmaker, storage: Storage, grace_s: float, now: float | None = None
+) -> dict:
     """Delete orphan folders older than ``grace_s``; returns what was found and done."""
     now = time.time() if now is None else now
     stored = list(storage.list_ecg_ids())
@@ -40,7 +41,16 @@ def reconcile_orphans(sessions: sessionmaker, storage: Storage, grace_s: float,
             failed.append(file_id)
             log.warning("reconcile: could not remove orphan %s: %s", file_id, exc)
     if removed or failed:
-        log.info("reconcile: removed %d orphan upload(s), %d failed, %d recent kept",
-                 len(removed), len(failed), len(recent))
-    return {"stored": len(stored), "rows": len(known), "removed": removed, "recent": recent,
-            "failed": failed}
+        log.info(
+            "reconcile: removed %d orphan upload(s), %d failed, %d recent kept",
+            len(removed),
+            len(failed),
+            len(recent),
+        )
+    return {
+        "stored": len(stored),
+        "rows": len(known),
+        "removed": removed,
+        "recent": recent,
+        "failed": failed,
+    }

@@ -69,18 +69,31 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
     svc = _services()
     # Only what will be analysed is decoded: memory follows ANALYZE_MAX_SECONDS, not the
     # recording's length (a 16 MB FLAC-coded WFDB upload can hold 100 M samples).
-    record = parse_upload(files, UploadLimits(
-        max_upload_bytes=svc.settings.max_upload_bytes,
-        read=ReadLimits(max_seconds=svc.settings.analyze_max_seconds)))
+    record = parse_upload(
+        files,
+        UploadLimits(
+            max_upload_bytes=svc.settings.max_upload_bytes,
+            read=ReadLimits(max_seconds=svc.settings.analyze_max_seconds),
+        ),
+    )
     record = _with_patient(record, form)
     # A long upload (a Holter) is stored whole, but only its start is analysed: a 24 h
     # 2-lead record analysed whole takes ~4 GB and minutes, past the worker timeout.
     analysis = analyze(record, max_seconds=svc.settings.analyze_max_seconds)
     # The plot is drawn here only if configured: by default on its first GET (plot_png), which
     # keeps ~20 ms of drawing off every upload; it is a cache derived from the stored files.
-    png = render_png(analysis, patient={"name": form.patient_name, "age": _age(form, record),
-                                        "gender": _gender(form, record)}) \
-        if svc.settings.plot_on_upload else None
+    png = (
+        render_png(
+            analysis,
+            patient={
+                "name": form.patient_name,
+                "age": _age(form, record),
+                "gender": _gender(form, record),
+            },
+        )
+        if svc.settings.plot_on_upload
+        else None
+    )
     summary = json_safe(analysis.to_dict())
     upload, content_type, source_name = _original(files)
     file_id = new_file_id()
@@ -90,8 +103,11 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
     s = db.session()
     try:
         storage.put(keys.upload, upload, content_type)
-        storage.put(keys.display, encode_display(analysis, svc.settings.leads_max_seconds),
-                    "application/octet-stream")
+        storage.put(
+            keys.display,
+            encode_display(analysis, svc.settings.leads_max_seconds),
+            "application/octet-stream",
+        )
         if png is not None:
             storage.put(keys.plot, png, "image/png")
         s.add(row)
@@ -154,17 +170,32 @@ def _display_name(name: str) -> str:
     return "".join(c for c in base if c.isprintable())[:255] or "upload"
 
 
-def _row(user: User, form: PatientForm, record: Record, analysis: Analysis, summary: dict,
-         file_id: str, source_name: str, content_type: str) -> Ecg:
+def _row(
+    user: User,
+    form: PatientForm,
+    record: Record,
+    analysis: Analysis,
+    summary: dict,
+    file_id: str,
+    source_name: str,
+    content_type: str,
+) -> Ecg:
     glob = summary.get("measurements", {}).get("global", {})
     p_abn = float(analysis.probability_abnormal)
     source = (record.meta.source or source_name).lower()
     return Ecg(
-        file_id=file_id, user_id=user.id, patient_name=form.patient_name,
-        age=_age(form, record), gender=_gender(form, record), notes=form.notes,
-        upload_date=utcnow(), source_name=source_name,
+        file_id=file_id,
+        user_id=user.id,
+        patient_name=form.patient_name,
+        age=_age(form, record),
+        gender=_gender(form, record),
+        notes=form.notes,
+        upload_date=utcnow(),
+        source_name=source_name,
         source_format="edf" if source.endswith((".edf", ".bdf")) else "wfdb",
-        upload_content_type=content_type, fs=float(record.fs), n_leads=record.n_leads,
+        upload_content_type=content_type,
+        fs=float(record.fs),
+        n_leads=record.n_leads,
         duration_s=round(float(record.recording_duration), 3),
         classification="Abnormal" if analysis.classification.lower() == "abnormal" else "Normal",
         probability_abnormal=p_abn,
@@ -174,7 +205,8 @@ def _row(user: User, form: PatientForm, record: Record, analysis: Analysis, summ
         qrs_duration_ms=_value(glob, "qrs_duration"),
         qt_interval_ms=_value(glob, "qt_interval"),
         qtc_ms=_value(glob, "qtc_bazett"),
-        model=str(analysis.model)[:100], delineator=str(analysis.delineator)[:100],
+        model=str(analysis.model)[:100],
+        delineator=str(analysis.delineator)[:100],
         summary=summary,
     )
 
@@ -208,16 +240,24 @@ def encode_display(analysis: Analysis, max_seconds: float) -> bytes:
     n = min(analysis.signal.shape[1], int(round(max(max_seconds, 10.0) * analysis.fs)))
     uv = np.clip(np.rint(analysis.signal[:, :n] * _UV_PER_MV), -32768, 32767).astype(np.int16)
     buf = io.BytesIO()
-    np.savez(buf, signal_uv=uv, fs=np.float64(analysis.fs),
-                        leads=np.array(analysis.leads, dtype=str),
-                        total_samples=np.int64(analysis.signal.shape[1]))
+    np.savez(
+        buf,
+        signal_uv=uv,
+        fs=np.float64(analysis.fs),
+        leads=np.array(analysis.leads, dtype=str),
+        total_samples=np.int64(analysis.signal.shape[1]),
+    )
     return buf.getvalue()
 
 
 def decode_display(data: bytes) -> tuple[np.ndarray, float, list[str], int]:
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return (z["signal_uv"], float(z["fs"]), [str(x) for x in z["leads"]],
-                int(z["total_samples"]))
+        return (
+            z["signal_uv"],
+            float(z["fs"]),
+            [str(x) for x in z["leads"]],
+            int(z["total_samples"]),
+        )
 
 
 def leads_payload(ecg: Ecg, start: float, seconds: float | None) -> dict:
@@ -230,14 +270,23 @@ def leads_payload(ecg: Ecg, start: float, seconds: float | None) -> dict:
     mv = np.round(uv[:, i0:i1].astype(np.float64) / _UV_PER_MV, 3)
     summary = ecg.summary or {}
     return {
-        "fs": fs, "leads": leads, "signals": mv.tolist(),
-        "start": round(i0 / fs, 6), "duration": round((i1 - i0) / fs, 6),
+        "fs": fs,
+        "leads": leads,
+        "signals": mv.tolist(),
+        "start": round(i0 / fs, 6),
+        "duration": round((i1 - i0) / fs, 6),
         "truncated": i0 > 0 or i1 < total,
-        "patient_name": ecg.patient_name, "age": ecg.age, "gender": ecg.gender,
-        "upload_date": ecg.upload_date.isoformat(), "classification": ecg.classification,
-        "confidence": confidence(ecg), "notes": ecg.notes,
-        "p_wave_duration": ecg.p_wave_duration_ms, "pq_interval": ecg.pq_interval_ms,
-        "qrs_duration": ecg.qrs_duration_ms, "qt_interval": ecg.qt_interval_ms,
+        "patient_name": ecg.patient_name,
+        "age": ecg.age,
+        "gender": ecg.gender,
+        "upload_date": ecg.upload_date.isoformat(),
+        "classification": ecg.classification,
+        "confidence": confidence(ecg),
+        "notes": ecg.notes,
+        "p_wave_duration": ecg.p_wave_duration_ms,
+        "pq_interval": ecg.pq_interval_ms,
+        "qrs_duration": ecg.qrs_duration_ms,
+        "qt_interval": ecg.qt_interval_ms,
         "beats": summary.get("beats", []),
     }
 
@@ -252,18 +301,31 @@ def confidence(ecg: Ecg) -> float:
 
 def record_dict(ecg: Ecg, summary: dict | None = None) -> dict:
     out = {
-        "id": ecg.id, "file_id": ecg.file_id, "patient_name": ecg.patient_name,
-        "age": ecg.age, "gender": ecg.gender, "upload_date": ecg.upload_date.isoformat(),
-        "classification": ecg.classification, "confidence": confidence(ecg),
-        "probability_abnormal": round(ecg.probability_abnormal, 4), "notes": ecg.notes,
-        "plot_url": plot_url(ecg.file_id), "heart_rate": ecg.heart_rate,
+        "id": ecg.id,
+        "file_id": ecg.file_id,
+        "patient_name": ecg.patient_name,
+        "age": ecg.age,
+        "gender": ecg.gender,
+        "upload_date": ecg.upload_date.isoformat(),
+        "classification": ecg.classification,
+        "confidence": confidence(ecg),
+        "probability_abnormal": round(ecg.probability_abnormal, 4),
+        "notes": ecg.notes,
+        "plot_url": plot_url(ecg.file_id),
+        "heart_rate": ecg.heart_rate,
         "intervals": {
-            "p_wave_duration_ms": ecg.p_wave_duration_ms, "pq_interval_ms": ecg.pq_interval_ms,
-            "qrs_duration_ms": ecg.qrs_duration_ms, "qt_interval_ms": ecg.qt_interval_ms,
+            "p_wave_duration_ms": ecg.p_wave_duration_ms,
+            "pq_interval_ms": ecg.pq_interval_ms,
+            "qrs_duration_ms": ecg.qrs_duration_ms,
+            "qt_interval_ms": ecg.qt_interval_ms,
             "qtc_ms": ecg.qtc_ms,
         },
-        "source_name": ecg.source_name, "source_format": ecg.source_format, "fs": ecg.fs,
-        "n_leads": ecg.n_leads, "duration_s": ecg.duration_s, "model": ecg.model,
+        "source_name": ecg.source_name,
+        "source_format": ecg.source_format,
+        "fs": ecg.fs,
+        "n_leads": ecg.n_leads,
+        "duration_s": ecg.duration_s,
+        "model": ecg.model,
         "delineator": ecg.delineator,
     }
     if summary is not None:
@@ -280,8 +342,11 @@ def _plausible(file_id: str) -> bool:
 def find(user: User, file_id: str) -> Ecg:
     if not _plausible(file_id):
         raise ecg_not_found(file_id)
-    ecg = db.session().execute(
-        select(Ecg).where(Ecg.file_id == file_id, Ecg.user_id == user.id)).scalar_one_or_none()
+    ecg = (
+        db.session()
+        .execute(select(Ecg).where(Ecg.file_id == file_id, Ecg.user_id == user.id))
+        .scalar_one_or_none()
+    )
     if ecg is None:
         raise ecg_not_found(file_id)
     return ecg
@@ -292,12 +357,23 @@ def history(user: User, search: str, page: int, per_page: int) -> tuple[list[Ecg
     term = search.strip()
     if term:
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Ecg.patient_name.ilike(pattern, escape="\\"),
-                                Ecg.file_id.ilike(pattern, escape="\\")))
+        query = query.where(
+            or_(
+                Ecg.patient_name.ilike(pattern, escape="\\"),
+                Ecg.file_id.ilike(pattern, escape="\\"),
+            )
+        )
     s = db.session()
     total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = s.execute(query.order_by(Ecg.upload_date.desc(), Ecg.id.desc())
-                     .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    rows = (
+        s.execute(
+            query.order_by(Ecg.upload_date.desc(), Ecg.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+        .scalars()
+        .all()
+    )
     return list(rows), int(total)
 
 
@@ -326,8 +402,10 @@ def plot_png(ecg: Ecg) -> bytes:
         return storage.get(key)
     except NotFoundInStorage:
         pass
-    png = render_png(stored_analysis(ecg), patient={
-        "name": ecg.patient_name, "age": ecg.age, "gender": ecg.gender})
+    png = render_png(
+        stored_analysis(ecg),
+        patient={"name": ecg.patient_name, "age": ecg.age, "gender": ecg.gender},
+    )
     storage.put(key, png, "image/png")
     return png
 
@@ -338,13 +416,21 @@ def stored_analysis(ecg: Ecg) -> Analysis:
     uv, fs, leads, _total = decode_display(_services().storage.get(ecg_keys(ecg.file_id).display))
     s = ecg.summary or {}
     return Analysis(
-        record=s.get("record", {}), fs=fs, leads=tuple(leads),
-        signal=(uv.astype(np.float32) / _UV_PER_MV), beats=s.get("beats", []),
-        lead_beats=s.get("lead_beats", {}), measurements=s.get("measurements", {}),
-        quality=s.get("quality", []), classification=s.get("classification", "normal"),
+        record=s.get("record", {}),
+        fs=fs,
+        leads=tuple(leads),
+        signal=(uv.astype(np.float32) / _UV_PER_MV),
+        beats=s.get("beats", []),
+        lead_beats=s.get("lead_beats", {}),
+        measurements=s.get("measurements", {}),
+        quality=s.get("quality", []),
+        classification=s.get("classification", "normal"),
         probability_abnormal=float(s.get("probability_abnormal", ecg.probability_abnormal)),
-        model=s.get("model", ecg.model), delineator=s.get("delineator", ecg.delineator),
-        reasons=s.get("reasons", []), analysed_seconds=s.get("analysed_seconds"))
+        model=s.get("model", ecg.model),
+        delineator=s.get("delineator", ecg.delineator),
+        reasons=s.get("reasons", []),
+        analysed_seconds=s.get("analysed_seconds"),
+    )
 
 
 def ecg_by_file_id(file_id: str) -> Ecg:

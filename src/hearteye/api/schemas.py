@@ -45,12 +45,19 @@ class UserOut(Schema):
 
 
 class RegisterIn(_In):
-    username = String(required=True, validate=[
-        Length(3, 64), Regexp(r"^[A-Za-z0-9_.-]+$",
-                              error="use letters, digits, '_', '.' or '-' only")])
+    username = String(
+        required=True,
+        validate=[
+            Length(3, 64),
+            Regexp(r"^[A-Za-z0-9_.-]+$", error="use letters, digits, '_', '.' or '-' only"),
+        ],
+    )
     email = Email(required=True, validate=[Length(3, 254), _no_nul])
-    password = String(required=True, load_only=True, validate=Length(
-        8, 256, error="the password must be 8 to 256 characters long"))
+    password = String(
+        required=True,
+        load_only=True,
+        validate=Length(8, 256, error="the password must be 8 to 256 characters long"),
+    )
 
 
 class RegisterOut(Schema):
@@ -59,8 +66,11 @@ class RegisterOut(Schema):
 
 
 class LoginIn(_In):
-    username = String(required=True, validate=[Length(1, 254), _no_nul],
-                      metadata={"description": "user name (or e-mail address)"})
+    username = String(
+        required=True,
+        validate=[Length(1, 254), _no_nul],
+        metadata={"description": "user name (or e-mail address)"},
+    )
     password = String(required=True, load_only=True, validate=Length(1, 256))
 
 
@@ -75,8 +85,11 @@ class RefreshOut(Schema):
 
 
 class LogoutIn(_In):
-    refresh_token = String(load_default=None, allow_none=True, metadata={
-        "description": "also revoke this refresh token (optional)"})
+    refresh_token = String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "also revoke this refresh token (optional)"},
+    )
 
 
 class MessageOut(Schema):
@@ -87,13 +100,18 @@ class MessageOut(Schema):
 
 
 class PredictIn(_In):
-    file = List(FileField(), required=True, validate=Length(1, 64), metadata={
-        "description": "one .zip, one .edf, or a .hea with its signal files (repeat the field)"})
+    file = List(
+        FileField(),
+        required=True,
+        validate=Length(1, 64),
+        metadata={
+            "description": "one .zip, one .edf, or a .hea with its signal files (repeat the field)"
+        },
+    )
     patient_name = String(required=True, validate=[Length(1, 200), _no_nul])
     age = Integer(load_default=None, allow_none=True, validate=Range(0, 120))
     gender = String(load_default=None, allow_none=True, validate=OneOf(["M", "F", "O"]))
-    notes = String(load_default=None, allow_none=True,
-                   validate=[Length(max=MAX_NOTES), _no_nul])
+    notes = String(load_default=None, allow_none=True, validate=[Length(max=MAX_NOTES), _no_nul])
 
     @pre_load
     def _blank_is_missing(self, data, **_kwargs):
@@ -134,8 +152,10 @@ class RecordOut(Schema):
     confidence = Float(required=True, metadata={"description": "probability of that class"})
     probability_abnormal = Float(required=True)
     notes = String(allow_none=True)
-    plot_url = String(required=True, metadata={
-        "description": "signed, expiring URL of the plot; usable in a plain <img>"})
+    plot_url = String(
+        required=True,
+        metadata={"description": "signed, expiring URL of the plot; usable in a plain <img>"},
+    )
     heart_rate = Float(allow_none=True)
     intervals = Nested(Intervals, required=True)
     source_name = String(required=True)
@@ -162,10 +182,15 @@ class NotesIn(_In):
 
 
 class LeadsQuery(_In):
-    start = Float(load_default=0.0, validate=Range(0, 1e7),
-                  metadata={"description": "first second to return"})
-    seconds = Float(load_default=None, allow_none=True, validate=Range(0.1, 3600),
-                    metadata={"description": "how many seconds (capped by LEADS_MAX_SECONDS)"})
+    start = Float(
+        load_default=0.0, validate=Range(0, 1e7), metadata={"description": "first second to return"}
+    )
+    seconds = Float(
+        load_default=None,
+        allow_none=True,
+        validate=Range(0.1, 3600),
+        metadata={"description": "how many seconds (capped by LEADS_MAX_SECONDS)"},
+    )
 
 
 class LeadsOut(Schema):
@@ -174,8 +199,10 @@ class LeadsOut(Schema):
     signals = List(List(Float()), required=True, metadata={"description": "mV per sample"})
     start = Float(required=True)
     duration = Float(required=True)
-    truncated = Boolean(required=True, metadata={
-        "description": "true when the record is longer than what is returned"})
+    truncated = Boolean(
+        required=True,
+        metadata={"description": "true when the record is longer than what is returned"},
+    )
     patient_name = String(required=True)
     age = Integer(allow_none=True)
     gender = String(allow_none=True)

@@ -24,8 +24,9 @@ def prepare(settings: Settings) -> dict:
     engine = db.make_engine(settings.resolved_database_url)
     try:
         db.upgrade(engine)
-        return reconcile_orphans(db.make_sessionmaker(engine), make_storage(settings),
-                                 settings.orphan_grace_s)
+        return reconcile_orphans(
+            db.make_sessionmaker(engine), make_storage(settings), settings.orphan_grace_s
+        )
     finally:
         engine.dispose()
 
@@ -33,12 +34,19 @@ def prepare(settings: Settings) -> dict:
 def default_workers() -> int:
     # analyze is CPU-bound: one process per core; threads inside each keep light requests
     # (health, history) answering while a worker analyses an upload.
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
-        threads: int = 4, timeout: int = 120) -> None:
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    threads: int = 4,
+    timeout: int = 120,
+) -> None:
     from gunicorn.app.base import BaseApplication
 
     settings = Settings.from_env().validate()
@@ -47,11 +55,17 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int | None = None,
     class _App(BaseApplication):
         def load_config(self):
             options = {
-                "bind": f"{host}:{port}", "workers": workers or default_workers(),
-                "threads": threads, "worker_class": "gthread", "timeout": timeout,
-                "graceful_timeout": 30, "accesslog": "-", "errorlog": "-",
+                "bind": f"{host}:{port}",
+                "workers": workers or default_workers(),
+                "threads": threads,
+                "worker_class": "gthread",
+                "timeout": timeout,
+                "graceful_timeout": 30,
+                "accesslog": "-",
+                "errorlog": "-",
                 # Recycle workers now and then: bounds any slow leak in native libraries.
-                "max_requests": 5000, "max_requests_jitter": 500,
+                "max_requests": 5000,
+                "max_requests_jitter": 500,
                 "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
                 "limit_request_line": 8190,
             }

@@ -139,9 +139,16 @@ class LocalStorage(Storage):
 class S3Storage(Storage):
     name = "s3"
 
-    def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str = "us-east-1",
-                 access_key_id: str | None = None, secret_access_key: str | None = None,
-                 prefix: str = ""):
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        prefix: str = "",
+    ):
         import boto3
         from botocore.config import Config
 
@@ -157,7 +164,8 @@ class S3Storage(Storage):
                 # Path-style works with MinIO, Supabase and AWS alike; virtual-host style
                 # needs DNS for every bucket name.
                 s3={"addressing_style": "path"},
-                connect_timeout=5, read_timeout=30,
+                connect_timeout=5,
+                read_timeout=30,
                 retries={"max_attempts": 3, "mode": "standard"},
                 # Supabase and MinIO reject the newer default CRC checksum headers.
                 request_checksum_calculation="when_required",
@@ -182,8 +190,9 @@ class S3Storage(Storage):
             raise StorageError(f"object storage {what} failed ({type(exc).__name__})") from exc
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        self._call("write", self.client.put_object, Key=self._key(key), Body=data,
-                   ContentType=content_type)
+        self._call(
+            "write", self.client.put_object, Key=self._key(key), Body=data, ContentType=content_type
+        )
 
     def get(self, key: str) -> bytes:
         obj = self._call("read", self.client.get_object, Key=self._key(key))
@@ -198,8 +207,7 @@ class S3Storage(Storage):
                 if {"Key": obj["Key"]} not in objects:
                     objects.append({"Key": obj["Key"]})
         # delete_objects ignores missing keys, so a half-stored record is removed as well.
-        self._call("delete", self.client.delete_objects,
-                   Delete={"Objects": objects, "Quiet": True})
+        self._call("delete", self.client.delete_objects, Delete={"Objects": objects, "Quiet": True})
 
     def _pages(self, prefix: str, delimiter: str | None = None):
         from botocore.exceptions import BotoCoreError, ClientError
@@ -218,7 +226,7 @@ class S3Storage(Storage):
         base = self.prefix + ECG_PREFIX
         for page in self._pages(base):
             for obj in page.get("Contents", []):
-                file_id = obj["Key"][len(base):].split("/", 1)[0]
+                file_id = obj["Key"][len(base) :].split("/", 1)[0]
                 stamp = obj["LastModified"].timestamp()
                 newest[file_id] = max(newest.get(file_id, 0.0), stamp)
         yield from newest.items()
@@ -229,10 +237,12 @@ class S3Storage(Storage):
 
 def make_storage(settings) -> Storage:
     if settings.resolved_storage_backend == "s3":
-        return S3Storage(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url,
-                         region=settings.s3_region,
-                         access_key_id=settings.s3_access_key_id,
-                         secret_access_key=settings.s3_secret_access_key,
-                         prefix=settings.s3_prefix)
+        return S3Storage(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            prefix=settings.s3_prefix,
+        )
     return LocalStorage(settings.resolved_storage_dir)
-

@@ -62,16 +62,18 @@ def build_master(root: Path) -> pd.DataFrame:
         patient = f"challenge-{rec}"
         if rec.startswith("S") and meta["age"] is not None:
             patient = f"challenge-ptb-{int(meta['age'])}{meta['sex'] or 'U'}"
-        rows.append({
-            "record": rec,
-            "patient": patient,
-            "label": dx_label(meta["dx"]),
-            "source": "challenge",
-            "path": str(hea.with_suffix("").resolve()),
-            "mask_source": "none",
-            "mains_hz": 60 if rec.startswith("E") else 50,
-            "age": meta["age"],
-            "sex": meta["sex"],
-            "dx": ";".join(meta["dx"]),
-        })
+        rows.append(
+            {
+                "record": rec,
+                "patient": patient,
+                "label": dx_label(meta["dx"]),
+                "source": "challenge",
+                "path": str(hea.with_suffix("").resolve()),
+                "mask_source": "none",
+                "mains_hz": 60 if rec.startswith("E") else 50,
+                "age": meta["age"],
+                "sex": meta["sex"],
+                "dx": ";".join(meta["dx"]),
+            }
+        )
     return pd.DataFrame(rows)

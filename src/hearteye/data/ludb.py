@@ -36,8 +36,11 @@ def _clean(value) -> str:
 def is_normal(rhythm: str, axis: str, findings: list[str]) -> bool:
     """The LUDB normal rule (module docstring), on the statements as text."""
     axis = axis.strip().lower().removeprefix(AXIS_PREFIX).strip().rstrip(".")
-    return (rhythm.strip().lower().rstrip(".") == NORMAL_RHYTHM and axis in NORMAL_AXES
-            and not any(f.strip() for f in findings))
+    return (
+        rhythm.strip().lower().rstrip(".") == NORMAL_RHYTHM
+        and axis in NORMAL_AXES
+        and not any(f.strip() for f in findings)
+    )
 
 
 def _labels_from_csv(csv: Path) -> dict[str, str]:
@@ -45,8 +48,11 @@ def _labels_from_csv(csv: Path) -> dict[str, str]:
     findings = [c for c in table.columns if c not in _NOT_FINDINGS]
     out = {}
     for _, row in table.iterrows():
-        normal = is_normal(_clean(row["Rhythms"]), _clean(row["Electric axis of the heart"]),
-                           [_clean(row[c]) for c in findings])
+        normal = is_normal(
+            _clean(row["Rhythms"]),
+            _clean(row["Electric axis of the heart"]),
+            [_clean(row[c]) for c in findings],
+        )
         out[str(int(row["ID"]))] = "normal" if normal else "abnormal"
     return out
 
@@ -76,15 +82,17 @@ def build_master(root: Path) -> pd.DataFrame:
     rows = []
     for hea in headers:
         rec = hea.stem
-        rows.append({
-            "record": rec,
-            "patient": f"ludb-{rec}",
-            "label": labels.get(rec) or _label_from_header(hea),
-            "source": "ludb",
-            "path": str(hea.with_suffix("").resolve()),
-            "mask_source": "ludb",
-            "mains_hz": 50,
-        })
+        rows.append(
+            {
+                "record": rec,
+                "patient": f"ludb-{rec}",
+                "label": labels.get(rec) or _label_from_header(hea),
+                "source": "ludb",
+                "path": str(hea.with_suffix("").resolve()),
+                "mask_source": "ludb",
+                "mains_hz": 50,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -103,8 +111,6 @@ def reference_beats(base: str | Path, n_samples: int = 5000) -> list:
     from hearteye.data.masks import combine_leads, lead_masks
     from hearteye.delineate.postprocess import beats_from_runs, runs
 
-    per_lead = [lead_masks(*read_annotation(f"{base}.{ext}"), n_samples)
-                for ext in LEAD_EXTENSIONS]
-    mask, _ = combine_leads(np.stack([m for m, _ in per_lead]),
-                            np.stack([v for _, v in per_lead]))
+    per_lead = [lead_masks(*read_annotation(f"{base}.{ext}"), n_samples) for ext in LEAD_EXTENSIONS]
+    mask, _ = combine_leads(np.stack([m for m, _ in per_lead]), np.stack([v for _, v in per_lead]))
     return beats_from_runs(runs(mask[:, 0]), runs(mask[:, 1]), runs(mask[:, 2]), 500.0)

@@ -181,8 +181,9 @@ def combine_leads(masks: np.ndarray, valids: np.ndarray) -> tuple[np.ndarray, np
     return mask.astype(np.uint8), valids[with_validity].min(axis=0).astype(np.uint8)
 
 
-def template_masks(qrs_centres: np.ndarray, fiducials_ms: dict, fs: float,
-                   n: int) -> tuple[np.ndarray, np.ndarray]:
+def template_masks(
+    qrs_centres: np.ndarray, fiducials_ms: dict, fs: float, n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Place one representative beat (machine measurements) on every detected QRS.
 
     ``fiducials_ms`` holds ``p_onset, p_end, qrs_onset, qrs_end, t_end`` in ms on the

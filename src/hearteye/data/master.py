@@ -26,8 +26,15 @@ import pandas as pd
 from hearteye.data import DATASETS
 from hearteye.errors import HeartEyeError
 
-COLUMNS: tuple[str, ...] = ("record", "patient", "label", "source", "path", "mask_source",
-                            "mains_hz")
+COLUMNS: tuple[str, ...] = (
+    "record",
+    "patient",
+    "label",
+    "source",
+    "path",
+    "mask_source",
+    "mains_hz",
+)
 LABELS: tuple[str, ...] = ("normal", "abnormal")
 FIDUCIALS: tuple[str, ...] = ("p_onset", "p_end", "qrs_onset", "qrs_end", "t_end")
 
@@ -36,8 +43,12 @@ def build_master(dataset: str, root: str | Path) -> pd.DataFrame:
     """The master table of a data set laid out as distributed (see each adapter)."""
     from hearteye.data import challenge, ludb, mimic, ptbxl
 
-    adapters = {"ludb": ludb.build_master, "mimic": mimic.build_master,
-                "ptbxl": ptbxl.build_master, "challenge": challenge.build_master}
+    adapters = {
+        "ludb": ludb.build_master,
+        "mimic": mimic.build_master,
+        "ptbxl": ptbxl.build_master,
+        "challenge": challenge.build_master,
+    }
     if dataset not in adapters:
         raise HeartEyeError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
     root = Path(root)
@@ -91,8 +102,7 @@ def scan_master(path: str | Path) -> tuple[int, set[str]]:
         raise HeartEyeError(f"master table lacks column(s) {', '.join(missing)}")
 
     def chunks():
-        return pd.read_csv(path, usecols=["record", "mask_source"], dtype=str,
-                           chunksize=_SCAN_ROWS)
+        return pd.read_csv(path, usecols=["record", "mask_source"], dtype=str, chunksize=_SCAN_ROWS)
 
     def hashes(ids: pd.Series) -> np.ndarray:
         return pd.util.hash_pandas_object(ids, index=False).to_numpy()
@@ -111,7 +121,6 @@ def scan_master(path: str | Path) -> tuple[int, set[str]]:
             for chunk in reader:
                 for record in chunk["record"][np.isin(hashes(chunk["record"]), shared)]:
                     if record in seen:
-                        raise HeartEyeError(f"record ids must be unique; {record!r} appears "
-                                            "twice")
+                        raise HeartEyeError(f"record ids must be unique; {record!r} appears twice")
                     seen.add(record)
     return rows, sources

@@ -39,8 +39,11 @@ REPORT_COLUMNS = tuple(f"report_{i}" for i in range(18))
 
 def report_label(lines: list[str]) -> str:
     """The MIMIC normal rule (module docstring) on a record's report lines."""
-    clean = [str(v).strip().lower().rstrip(".").strip() for v in lines
-             if isinstance(v, str) and v.strip()]
+    clean = [
+        str(v).strip().lower().rstrip(".").strip()
+        for v in lines
+        if isinstance(v, str) and v.strip()
+    ]
     if any("abnormal" in c or "borderline" in c for c in clean):
         return "abnormal"
     return "normal" if "normal ecg" in clean else "abnormal"
@@ -74,16 +77,19 @@ def build_master(root: Path) -> pd.DataFrame:
     reports = [c for c in REPORT_COLUMNS if c in mm.columns]
     keep = ["study_id", *reports, *[c for c in (*FIDUCIALS, "rr_interval") if c in mm.columns]]
     df = rl.merge(mm[keep], on="study_id", how="left", validate="one_to_one")
-    out = pd.DataFrame({
-        "record": df["study_id"],
-        "patient": df["subject_id"],
-        "label": [report_label(list(r)) for r in df[reports].itertuples(index=False)]
-        if reports else "abnormal",
-        "source": "mimic",
-        "path": [str((root / p).resolve()) for p in df["path"]],
-        "mask_source": "machine",
-        "mains_hz": 60,
-    })
+    out = pd.DataFrame(
+        {
+            "record": df["study_id"],
+            "patient": df["subject_id"],
+            "label": [report_label(list(r)) for r in df[reports].itertuples(index=False)]
+            if reports
+            else "abnormal",
+            "source": "mimic",
+            "path": [str((root / p).resolve()) for p in df["path"]],
+            "mask_source": "machine",
+            "mains_hz": 60,
+        }
+    )
     for col in (*FIDUCIALS, "rr_interval"):
         out[col] = df[col] if col in df.columns else float("nan")
     return out

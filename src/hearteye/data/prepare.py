@@ -104,8 +104,13 @@ FORMAT_VERSION = 1
 DEFAULT_SHARD_SIZE = 16
 MAX_LISTED = 200  # failures / exclusions listed by name in the manifest (all are counted)
 ARRAYS = ("X_data", "Y_data", "M_data", "Y_lead_data", "M_lead_data")
-_FIELD = {"X_data": "x", "Y_data": "y", "M_data": "m", "Y_lead_data": "y_lead",
-          "M_lead_data": "m_lead"}  # RecordOutput attribute of each array
+_FIELD = {
+    "X_data": "x",
+    "Y_data": "y",
+    "M_data": "m",
+    "Y_lead_data": "y_lead",
+    "M_lead_data": "m_lead",
+}  # RecordOutput attribute of each array
 _COPY_BUFFER = 16 << 20
 _CSV_ROWS = 4096  # CSV rows parsed at a time by the parent
 _IN_FLIGHT = 2  # shards handed out per worker at a time: one running, one waiting
@@ -126,9 +131,14 @@ def _array_specs(n: int, size: int, per_lead: bool) -> dict[str, tuple[tuple, st
 def _npy_header(shape: tuple, dtype: str) -> bytes:
     """The header `np.save` writes for this shape; its length does not depend on shape[0]."""
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
-        "shape": tuple(shape)})
+    np.lib.format.write_array_header_1_0(
+        buf,
+        {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+            "fortran_order": False,
+            "shape": tuple(shape),
+        },
+    )
     return buf.getvalue()
 
 
@@ -139,26 +149,32 @@ def _row_bytes(shape: tuple, dtype: str) -> int:
 # ------------------------------------------------------------------------------ worker side
 
 
-def _process(row: dict, params: PrepareParams, planned: int, failures: list,
-             excluded: list) -> RecordOutput | None:
+def _process(
+    row: dict, params: PrepareParams, planned: int, failures: list, excluded: list
+) -> RecordOutput | None:
     """`process_record`, with a failure or exclusion noted instead of raised."""
     try:
         result = process_record(row, params)
         if len(result.info) != planned:  # the header disagrees with the signal files
-            raise HeartEyeError(f"{len(result.info)} windows where the header promised "
-                                f"{planned}")
+            raise HeartEyeError(f"{len(result.info)} windows where the header promised {planned}")
         return result
     except Excluded as exc:
         excluded.append({"record": str(row["record"]), "reason": exc.reason})
     except Exception as exc:  # noqa: BLE001 - one bad record must not stop the run
         # Logged by the parent, which sees every shard's summary whatever ran it.
-        failures.append({"record": str(row["record"]),
-                         "error": f"{type(exc).__name__}: {exc}"})
+        failures.append({"record": str(row["record"]), "error": f"{type(exc).__name__}: {exc}"})
     return None
 
 
-def run_shard(index: int, rows: list[dict], planned: list[int], first_window: int,
-              params: PrepareParams, out_dir: str, fingerprint: str) -> dict:
+def run_shard(
+    index: int,
+    rows: list[dict],
+    planned: list[int],
+    first_window: int,
+    params: PrepareParams,
+    out_dir: str,
+    fingerprint: str,
+) -> dict:
     """Process one shard's records into the final files from window ``first_window`` on.
 
     ``planned[i]`` windows are reserved for ``rows[i]``. Returns the shard summary. Top-level
@@ -169,8 +185,10 @@ def run_shard(index: int, rows: list[dict], planned: list[int], first_window: in
     shard.mkdir(parents=True, exist_ok=True)
     (shard / "DONE").unlink(missing_ok=True)
     specs = _array_specs(0, params.window_samples, params.per_lead)
-    place = {name: (len(_npy_header(shape, dtype)), _row_bytes(shape, dtype), dtype)
-             for name, (shape, dtype) in specs.items()}  # data offset, bytes per window
+    place = {
+        name: (len(_npy_header(shape, dtype)), _row_bytes(shape, dtype), dtype)
+        for name, (shape, dtype) in specs.items()
+    }  # data offset, bytes per window
     failures, excluded, holes, info = [], [], [], []
     written = 0
     window = first_window
@@ -199,9 +217,17 @@ def run_shard(index: int, rows: list[dict], planned: list[int], first_window: in
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(INFO_COLUMNS)
         writer.writerows(info)
-    summary = {"index": index, "records": len(rows), "first_window": first_window,
-               "planned": sum(planned), "windows": len(info), "records_written": written,
-               "holes": holes, "failures": failures, "excluded": excluded}
+    summary = {
+        "index": index,
+        "records": len(rows),
+        "first_window": first_window,
+        "planned": sum(planned),
+        "windows": len(info),
+        "records_written": written,
+        "holes": holes,
+        "failures": failures,
+        "excluded": excluded,
+    }
     (shard / "summary.json").write_text(json.dumps(summary))
     (shard / "DONE").write_text(fingerprint)  # last: its presence means the shard is complete
     return summary
@@ -217,8 +243,12 @@ def _sha256(path: Path) -> str:
 
 def _fingerprint(params: PrepareParams, shard_size: int, csv_sha256: str) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"format": FORMAT_VERSION, "params": asdict(params),
-                         "shard_size": shard_size}, sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            {"format": FORMAT_VERSION, "params": asdict(params), "shard_size": shard_size},
+            sort_keys=True,
+        ).encode()
+    )
     h.update(bytes.fromhex(csv_sha256))
     return h.hexdigest()
 
@@ -273,8 +303,14 @@ def _first_listed(listed: list[tuple], shard: int, items: list[dict]) -> list[tu
     return sorted(listed + [(shard, i, item) for i, item in enumerate(items)])[:MAX_LISTED]
 
 
-def _shard_tasks(csv_path: Path, shard_size: int, params: PrepareParams, out: Path,
-                 fingerprint: str, tally: _Tally) -> Iterator[tuple]:
+def _shard_tasks(
+    csv_path: Path,
+    shard_size: int,
+    params: PrepareParams,
+    out: Path,
+    fingerprint: str,
+    tally: _Tally,
+) -> Iterator[tuple]:
     """Shard tasks in CSV order, each laid out just before it is handed out.
 
     Finished shards whose windows sit where this layout puts them go to the tally instead.
@@ -321,8 +357,9 @@ def _run_dask(tasks: Iterator[tuple], scheduler: str, tally: _Tally) -> None:
 
     with Client(scheduler) as client:
         slots = _IN_FLIGHT * max(1, sum(client.nthreads().values()))
-        futures = as_completed([client.submit(run_shard, *t, pure=False)
-                                for t in islice(tasks, slots)])
+        futures = as_completed(
+            [client.submit(run_shard, *t, pure=False) for t in islice(tasks, slots)]
+        )
         for fut in futures:
             tally.add(fut.result(), ran=True)
             fut.release()
@@ -335,8 +372,7 @@ def _start_files(out: Path, specs: dict, fingerprint: str) -> None:
     empty, dropping any shards of another run."""
     running = out / "RUNNING"
     paths = [out / f"{name}.npy" for name in specs]
-    if running.is_file() and running.read_text() == fingerprint and all(
-            p.is_file() for p in paths):
+    if running.is_file() and running.read_text() == fingerprint and all(p.is_file() for p in paths):
         return
     running.unlink(missing_ok=True)
     shutil.rmtree(out / "shards", ignore_errors=True)
@@ -401,9 +437,15 @@ def _write_info(out: Path, tally: _Tally) -> int:
     return n
 
 
-def prepare_split(csv_path: str | Path, out: str | Path, params: PrepareParams | None = None,
-                  workers: int | None = None, scheduler: str | None = None,
-                  shard_size: int | None = None, keep_shards: bool = False) -> dict:
+def prepare_split(
+    csv_path: str | Path,
+    out: str | Path,
+    params: PrepareParams | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    shard_size: int | None = None,
+    keep_shards: bool = False,
+) -> dict:
     """Prepare one split CSV into ``out``; returns the manifest (see the module docstring)."""
     started = time.perf_counter()
     csv_path, out = Path(csv_path), Path(out)
@@ -451,8 +493,12 @@ def prepare_split(csv_path: str | Path, out: str | Path, params: PrepareParams |
         "shard_size": shard_size,
         "mask_channels": ["P", "QRS", "QT"],
         "lead_order": list(STANDARD_LEADS),
-        "arrays": {name: {"shape": list(shape), "dtype": dtype} for name, (shape, dtype)
-                   in _array_specs(n, params.window_samples, params.per_lead).items()},
+        "arrays": {
+            name: {"shape": list(shape), "dtype": dtype}
+            for name, (shape, dtype) in _array_specs(
+                n, params.window_samples, params.per_lead
+            ).items()
+        },
         "records": n_rows,
         "records_written": tally.records_written,
         "windows": n,
@@ -461,10 +507,14 @@ def prepare_split(csv_path: str | Path, out: str | Path, params: PrepareParams |
         "excluded": dict(sorted(tally.excluded.items())),
         "excluded_records": [e for *_, e in tally.excluded_records],
         # How this run went; the only part that differs between equivalent runs.
-        "run": {"workers": None if scheduler else workers, "scheduler": scheduler,
-                "shards": len(tally.places), "shards_run": tally.ran,
-                "shards_skipped": tally.kept,
-                "seconds": round(time.perf_counter() - started, 3)},
+        "run": {
+            "workers": None if scheduler else workers,
+            "scheduler": scheduler,
+            "shards": len(tally.places),
+            "shards_run": tally.ran,
+            "shards_skipped": tally.kept,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     if not keep_shards:
@@ -479,6 +529,7 @@ def split_name(csv_path: Path) -> str:
 
 def prepare(csv_paths: list[str | Path], out_root: str | Path, **kwargs) -> dict[str, dict]:
     """Prepare several split CSVs into ``out_root/<split>/``; returns the manifests."""
-    return {split_name(Path(p)): prepare_split(p, Path(out_root) / split_name(Path(p)),
-                                               **kwargs)
-            for p in csv_paths}
+    return {
+        split_name(Path(p)): prepare_split(p, Path(out_root) / split_name(Path(p)), **kwargs)
+        for p in csv_paths
+    }

@@ -32,12 +32,14 @@ def build_master(root: Path) -> pd.DataFrame:
     if not csv.is_file():
         raise HeartEyeError(f"PTB-XL layout needs ptbxl_database.csv in {root}")
     db = pd.read_csv(csv, usecols=["ecg_id", "patient_id", "scp_codes", "filename_hr"])
-    return pd.DataFrame({
-        "record": db["ecg_id"].astype(int).astype(str),
-        "patient": db["patient_id"].astype(float).astype(int).astype(str),
-        "label": [scp_label(s) for s in db["scp_codes"]],
-        "source": "ptbxl",
-        "path": [str((root / f).resolve()) for f in db["filename_hr"]],
-        "mask_source": "none",
-        "mains_hz": 50,
-    })
+    return pd.DataFrame(
+        {
+            "record": db["ecg_id"].astype(int).astype(str),
+            "patient": db["patient_id"].astype(float).astype(int).astype(str),
+            "label": [scp_label(s) for s in db["scp_codes"]],
+            "source": "ptbxl",
+            "path": [str((root / f).resolve()) for f in db["filename_hr"]],
+            "mask_source": "none",
+            "mains_hz": 50,
+        }
+    )

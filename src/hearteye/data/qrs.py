@@ -41,6 +41,7 @@ def detect_qrs(signal: np.ndarray, fs: float, flat: np.ndarray | None = None) ->
     level = float(np.percentile(env, 98))
     if level <= 0:
         return np.zeros(0, dtype=np.int64)
-    peaks, _ = find_peaks(env, height=THRESHOLD * level,
-                          distance=max(int(round(REFRACTORY_S * fs)), 1))
+    peaks, _ = find_peaks(
+        env, height=THRESHOLD * level, distance=max(int(round(REFRACTORY_S * fs)), 1)
+    )
     return peaks.astype(np.int64)

@@ -57,8 +57,9 @@ def _take_fold(df: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     return hold
 
 
-def split_master(master: pd.DataFrame, val: float = 0.1, test: float = 0.1,
-                 seed: int = 0) -> dict[str, pd.DataFrame]:
+def split_master(
+    master: pd.DataFrame, val: float = 0.1, test: float = 0.1, seed: int = 0
+) -> dict[str, pd.DataFrame]:
     """Split ``master`` into {'train','val','test'} tables (each with a ``split`` column)."""
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise HeartEyeError(f"fractions val={val}, test={test} must be in [0, 1) and sum below 1")
@@ -86,19 +87,26 @@ def split_report(parts: dict[str, pd.DataFrame]) -> dict:
     overlaps = {}
     names = list(parts)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             shared = set(parts[a]["patient"]) & set(parts[b]["patient"])
             overlaps[f"{a}/{b}"] = sorted(shared)[:10]
-    return {"sets": sets, "patient_overlap": overlaps,
-            "no_patient_in_two_sets": not any(overlaps.values())}
+    return {
+        "sets": sets,
+        "patient_overlap": overlaps,
+        "no_patient_in_two_sets": not any(overlaps.values()),
+    }
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{'set':<6} {'records':>8} {'patients':>9} {'fraction':>9} "
-             + " ".join(f"{lab:>9}" for lab in LABELS)]
+    lines = [
+        f"{'set':<6} {'records':>8} {'patients':>9} {'fraction':>9} "
+        + " ".join(f"{lab:>9}" for lab in LABELS)
+    ]
     for name, s in report["sets"].items():
-        lines.append(f"{name:<6} {s['records']:>8} {s['patients']:>9} {s['fraction']:>9.3f} "
-                     + " ".join(f"{s['labels'][lab]:>9}" for lab in LABELS))
+        lines.append(
+            f"{name:<6} {s['records']:>8} {s['patients']:>9} {s['fraction']:>9.3f} "
+            + " ".join(f"{s['labels'][lab]:>9}" for lab in LABELS)
+        )
     ok = report["no_patient_in_two_sets"]
     lines.append("no patient in two sets: " + ("yes" if ok else f"NO {report['patient_overlap']}"))
     return "\n".join(lines)

@@ -24,9 +24,21 @@ from hearteye.signal import PreprocessConfig, preprocess, resampled_length, wind
 N_LEADS = len(STANDARD_LEADS)
 _LEAD_INDEX = {name: i for i, name in enumerate(STANDARD_LEADS)}
 # Columns of one df_info row, in file order.
-INFO_COLUMNS = ("record", "patient", "split", "label", "source", "mask_source", "window",
-                "start_sample", "fs_origin", "n_samples_origin", "valid_fraction",
-                "missing_leads", "flat_leads")
+INFO_COLUMNS = (
+    "record",
+    "patient",
+    "split",
+    "label",
+    "source",
+    "mask_source",
+    "window",
+    "start_sample",
+    "fs_origin",
+    "n_samples_origin",
+    "valid_fraction",
+    "missing_leads",
+    "flat_leads",
+)
 
 
 @dataclass(frozen=True)
@@ -46,8 +58,14 @@ class PrepareParams:
             notch = float(mains_hz) if mains_hz in (50, 60, 50.0, 60.0, "50", "60") else None
         else:
             notch = None if self.notch == "none" else float(self.notch)
-        return PreprocessConfig(low_hz=self.low_hz, high_hz=self.high_hz, order=self.order,
-                                notch_hz=notch, target_fs=self.target_fs, zscore=True)
+        return PreprocessConfig(
+            low_hz=self.low_hz,
+            high_hz=self.high_hz,
+            order=self.order,
+            notch_hz=notch,
+            target_fs=self.target_fs,
+            zscore=True,
+        )
 
     @property
     def window_samples(self) -> int:
@@ -150,7 +168,9 @@ def process_record(row: dict, params: PrepareParams) -> RecordOutput:
         x=xw.transpose(0, 2, 1),
         y=mask[cut].reshape(w, size, 3),
         m=valid[cut].reshape(w, size),
-        y_lead=None, m_lead=None, info=[],
+        y_lead=None,
+        m_lead=None,
+        info=[],
     )
     if params.per_lead:
         if lead_masks is None:
@@ -160,10 +180,21 @@ def process_record(row: dict, params: PrepareParams) -> RecordOutput:
             out.y_lead = lead_masks[:, cut].reshape(N_LEADS, w, size, 3).transpose(1, 2, 0, 3)
             out.m_lead = lead_valid[:, cut].reshape(N_LEADS, w, size).transpose(1, 2, 0)
     for k, start in enumerate(starts):
-        out.info.append((
-            row["record"], row["patient"], row.get("split", ""), row["label"],
-            row.get("source", ""), source, k, int(start), float(record.fs),
-            int(record.n_samples), round(float(out.m[k].mean()), 6), ";".join(missing),
-            ";".join(flat),
-        ))  # in INFO_COLUMNS order
+        out.info.append(
+            (
+                row["record"],
+                row["patient"],
+                row.get("split", ""),
+                row["label"],
+                row.get("source", ""),
+                source,
+                k,
+                int(start),
+                float(record.fs),
+                int(record.n_samples),
+                round(float(out.m[k].mean()), 6),
+                ";".join(missing),
+                ";".join(flat),
+            )
+        )  # in INFO_COLUMNS order
     return out

@@ -28,16 +28,36 @@ from hearteye.delineate.postprocess import FIELDS, Beat, boundaries
 from hearteye.record import normalise_lead_name
 
 TOLERANCE_MS = 150.0
-STRICT_TOLERANCE_MS = {"p_onset": 50.0, "p_offset": 50.0, "qrs_onset": 40.0,
-                       "qrs_offset": 40.0, "t_offset": 100.0}
-LABELS = {"p_onset": "P onset", "p_offset": "P offset", "qrs_onset": "QRS onset",
-          "qrs_offset": "QRS offset", "t_offset": "T offset"}
+STRICT_TOLERANCE_MS = {
+    "p_onset": 50.0,
+    "p_offset": 50.0,
+    "qrs_onset": 40.0,
+    "qrs_offset": 40.0,
+    "t_offset": 100.0,
+}
+LABELS = {
+    "p_onset": "P onset",
+    "p_offset": "P offset",
+    "qrs_onset": "QRS onset",
+    "qrs_offset": "QRS offset",
+    "t_offset": "T offset",
+}
 # Published F1 at 150 ms on LUDB (the acceptance anchors).
 PUBLISHED_F1 = {
-    "Moskalenko 2020": {"p_onset": 0.965, "p_offset": 0.964, "qrs_onset": 0.999,
-                        "qrs_offset": 0.999, "t_offset": 0.992},
-    "Joung 2023": {"p_onset": 0.972, "p_offset": 0.973, "qrs_onset": 0.995,
-                   "qrs_offset": 0.998, "t_offset": 0.995},
+    "Moskalenko 2020": {
+        "p_onset": 0.965,
+        "p_offset": 0.964,
+        "qrs_onset": 0.999,
+        "qrs_offset": 0.999,
+        "t_offset": 0.992,
+    },
+    "Joung 2023": {
+        "p_onset": 0.972,
+        "p_offset": 0.973,
+        "qrs_onset": 0.995,
+        "qrs_offset": 0.998,
+        "t_offset": 0.995,
+    },
 }
 # LUDB names each lead's annotation file by the lead in lower case ("avr" for aVR).
 LUDB_LEAD_EXT = {normalise_lead_name(ext): ext for ext in LEAD_EXTENSIONS}
@@ -72,8 +92,9 @@ def read_ludb_lead(base: str | Path, lead: str) -> tuple[dict[str, np.ndarray], 
     return ref, (int(samples.min()), int(samples.max()))
 
 
-def match(ref: np.ndarray, pred: np.ndarray, tol: float,
-          region: tuple[float, float] | None = None) -> tuple[int, int, int, np.ndarray]:
+def match(
+    ref: np.ndarray, pred: np.ndarray, tol: float, region: tuple[float, float] | None = None
+) -> tuple[int, int, int, np.ndarray]:
     """One-to-one matching within ``tol`` samples, closest pairs first.
 
     Returns (TP, FN, FP, errors pred - ref of matched pairs). Unmatched predictions outside
@@ -138,8 +159,9 @@ class Evaluator:
         self.strict = {f: Tally() for f in FIELDS}
         self.n_leads = 0
 
-    def add_lead(self, ref: dict[str, np.ndarray], pred: dict[str, np.ndarray],
-                 region: tuple[int, int]) -> None:
+    def add_lead(
+        self, ref: dict[str, np.ndarray], pred: dict[str, np.ndarray], region: tuple[int, int]
+    ) -> None:
         self.n_leads += 1
         for f in FIELDS:
             tol = TOLERANCE_MS * self.fs / 1000.0
@@ -149,11 +171,14 @@ class Evaluator:
             self.strict[f].add(tp, fn, fp)
 
     def report(self) -> dict:
-        protocol = {"tolerance_ms": TOLERANCE_MS, "strict_tolerance_ms": STRICT_TOLERANCE_MS,
-                    "per_lead": True, "annotated_region_only": True,
-                    "matching": "one-to-one, closest first"}
-        out = {"protocol": protocol,
-               "n_leads": self.n_leads, "boundaries": {}}
+        protocol = {
+            "tolerance_ms": TOLERANCE_MS,
+            "strict_tolerance_ms": STRICT_TOLERANCE_MS,
+            "per_lead": True,
+            "annotated_region_only": True,
+            "matching": "one-to-one, closest first",
+        }
+        out = {"protocol": protocol, "n_leads": self.n_leads, "boundaries": {}}
         for f in FIELDS:
             row = self.main[f].summary(self.fs)
             row[f"f1_at_{STRICT_TOLERANCE_MS[f]:g}ms"] = self.strict[f].summary()["f1"]
@@ -161,9 +186,11 @@ class Evaluator:
         return out
 
 
-def evaluate_ludb(bases: Iterable[str | Path],
-                  delineate_leads: Callable[[object], dict[str, list[Beat]]],
-                  evaluator: Evaluator | None = None) -> dict:
+def evaluate_ludb(
+    bases: Iterable[str | Path],
+    delineate_leads: Callable[[object], dict[str, list[Beat]]],
+    evaluator: Evaluator | None = None,
+) -> dict:
     """Run ``delineate_leads(record) -> {lead: [Beat (samples at 500 Hz)]}`` on LUDB records.
 
     ``bases`` are record paths without extension; the record is read with the project reader.
@@ -191,9 +218,11 @@ def markdown_table(report: dict, title: str = "") -> str:
     lines = []
     if title:
         lines += [title, ""]
-    lines += ["| boundary | Se | PPV | F1 @150 ms | error ms (mean +- SD) | F1 strict (tol) "
-              "| Moskalenko 2020 F1 | Joung 2023 F1 |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| boundary | Se | PPV | F1 @150 ms | error ms (mean +- SD) | F1 strict (tol) "
+        "| Moskalenko 2020 F1 | Joung 2023 F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for f in FIELDS:
         r = report["boundaries"][f]
         tol = STRICT_TOLERANCE_MS[f]
@@ -201,7 +230,8 @@ def markdown_table(report: dict, title: str = "") -> str:
             f"| {LABELS[f]} | {r['se']:.4f} | {r['ppv']:.4f} | **{r['f1']:.4f}** | "
             f"{r['error_mean_ms']:+.1f} +- {r['error_sd_ms']:.1f} | "
             f"{r[f'f1_at_{tol:g}ms']:.4f} ({tol:g} ms) | "
-            f"{PUBLISHED_F1['Moskalenko 2020'][f]:.3f} | {PUBLISHED_F1['Joung 2023'][f]:.3f} |")
+            f"{PUBLISHED_F1['Moskalenko 2020'][f]:.3f} | {PUBLISHED_F1['Joung 2023'][f]:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -220,8 +250,9 @@ def ludb_paths(split_csv: str | Path) -> list[str]:
     return df["path"].tolist()
 
 
-def evaluate_model(split_csv: str | Path, model_path: str | Path | None = None,
-                   threads: int = 1) -> dict:
+def evaluate_model(
+    split_csv: str | Path, model_path: str | Path | None = None, threads: int = 1
+) -> dict:
     """The shipped ONNX delineator on the records of ``split_csv`` (the LUDB test split)."""
     import time
 

@@ -52,8 +52,9 @@ class Beat:
         return Beat(**{k: None if v is None else v + offset for k, v in asdict(self).items()})
 
     def to_seconds(self, fs: float, ndigits: int = 4) -> dict:
-        return {k: None if v is None else round(float(v) / fs, ndigits)
-                for k, v in asdict(self).items()}
+        return {
+            k: None if v is None else round(float(v) / fs, ndigits) for k, v in asdict(self).items()
+        }
 
 
 def runs(mask: np.ndarray) -> np.ndarray:
@@ -98,8 +99,9 @@ def beats_from_probs(prob: np.ndarray, fs: float, threshold: float = THRESHOLD) 
     return beats
 
 
-def beats_from_runs(p_runs: np.ndarray, q_runs: np.ndarray, t_runs: np.ndarray,
-                    fs: float) -> list[Beat]:
+def beats_from_runs(
+    p_runs: np.ndarray, q_runs: np.ndarray, t_runs: np.ndarray, fs: float
+) -> list[Beat]:
     """Assemble beats from cleaned (first, last) runs of P, QRS and QT (see module rules)."""
     max_pr = MAX_PR_GAP_S * fs
     used_p = np.zeros(len(p_runs), dtype=bool)
@@ -108,8 +110,15 @@ def beats_from_runs(p_runs: np.ndarray, q_runs: np.ndarray, t_runs: np.ndarray,
     for q_on, q_off in q_runs:
         beat = Beat(qrs_onset=float(q_on), qrs_offset=float(q_off))
         # P: last run ending before the QRS onset, after the previous QRS, close enough.
-        cand = np.flatnonzero((p_runs[:, 1] < q_on) & (p_runs[:, 0] > prev_q_end)
-                              & (q_on - p_runs[:, 1] <= max_pr)) if len(p_runs) else []
+        cand = (
+            np.flatnonzero(
+                (p_runs[:, 1] < q_on)
+                & (p_runs[:, 0] > prev_q_end)
+                & (q_on - p_runs[:, 1] <= max_pr)
+            )
+            if len(p_runs)
+            else []
+        )
         if len(cand):
             i = cand[-1]
             used_p[i] = True

@@ -53,8 +53,9 @@ class Delineation:
         return {
             "fs": self.record_fs,
             "beats": [b.to_seconds(self.fs) for b in self.beats],
-            "leads": {lead: [b.to_seconds(self.fs) for b in beats]
-                      for lead, beats in self.leads.items()},
+            "leads": {
+                lead: [b.to_seconds(self.fs) for b in beats] for lead, beats in self.leads.items()
+            },
         }
 
 
@@ -90,36 +91,50 @@ class Delineator:
         logits = self.session.run(None, {"signal": np.ascontiguousarray(batch, np.float32)})[0]
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def probabilities(self, x: np.ndarray, window: int = WINDOW, context: int = CONTEXT,
-                      single_window: int = SINGLE_WINDOW) -> np.ndarray:
+    def probabilities(
+        self,
+        x: np.ndarray,
+        window: int = WINDOW,
+        context: int = CONTEXT,
+        single_window: int = SINGLE_WINDOW,
+    ) -> np.ndarray:
         """Per-lead probabilities ``[lead, 3, sample]`` for ``x[lead, sample]`` at 500 Hz."""
         x = np.asarray(x, dtype=np.float32)
         n_leads, n = x.shape
         if n <= single_window:
             pad = (-n) % self.multiple
-            xb = np.pad(x, ((0, 0), (0, pad)), mode="edge") if n else np.zeros(
-                (n_leads, self.multiple), np.float32)
+            xb = (
+                np.pad(x, ((0, 0), (0, pad)), mode="edge")
+                if n
+                else np.zeros((n_leads, self.multiple), np.float32)
+            )
             return self._run(xb[None])[0][..., :n]
         if window % self.multiple or window <= 2 * context:
-            raise ValueError(f"window {window} must be a multiple of {self.multiple} "
-                             f"and longer than twice the context {context}")
+            raise ValueError(
+                f"window {window} must be a multiple of {self.multiple} "
+                f"and longer than twice the context {context}"
+            )
         core = window - 2 * context
         n_win = -(-n // core)
         # Pad so that window k covers [k*core - context, k*core + core + context).
-        padded = np.pad(x, ((0, 0), (context, n_win * core - n + context)), mode="reflect"
-                        if n > context else "edge")
+        padded = np.pad(
+            x,
+            ((0, 0), (context, n_win * core - n + context)),
+            mode="reflect" if n > context else "edge",
+        )
         prob = np.empty((n_leads, len(self.channels), n_win * core), np.float32)
         for b0 in range(0, n_win, BATCH_WINDOWS):
             ks = range(b0, min(b0 + BATCH_WINDOWS, n_win))
-            batch = np.stack([padded[:, k * core: k * core + window] for k in ks])
+            batch = np.stack([padded[:, k * core : k * core + window] for k in ks])
             out = self._run(batch)
             for j, k in enumerate(ks):
-                prob[:, :, k * core:(k + 1) * core] = out[j][:, :, context:context + core]
+                prob[:, :, k * core : (k + 1) * core] = out[j][:, :, context : context + core]
         return prob[..., :n]
 
     # -- boundaries ----------------------------------------------------------------------
-    def delineate_signal(self, x: np.ndarray, leads: tuple[str, ...],
-                         flat: np.ndarray | None = None, **window_kw) -> Delineation:
+    def delineate_signal(
+        self, x: np.ndarray, leads: tuple[str, ...], flat: np.ndarray | None = None, **window_kw
+    ) -> Delineation:
         """Delineate preprocessed ``x[lead, sample]`` at 500 Hz."""
         prob = self.probabilities(x, **window_kw)
         flat = np.zeros(len(leads), bool) if flat is None else np.asarray(flat, bool)
@@ -129,8 +144,9 @@ class Delineator:
         beats = global_beats(prob, self.fs, ~flat)
         return Delineation(fs=self.fs, record_fs=self.fs, beats=beats, leads=per_lead, prob=prob)
 
-    def delineate(self, record: Record, config: PreprocessConfig | None = None,
-                  **window_kw) -> Delineation:
+    def delineate(
+        self, record: Record, config: PreprocessConfig | None = None, **window_kw
+    ) -> Delineation:
         """Preprocess (filter, resample to 500 Hz, z-score) and delineate a `Record`."""
         pp = preprocess(record, config or PreprocessConfig())
         if pp.fs != self.fs:
@@ -159,4 +175,5 @@ def get_delineator(model_path: str | None = None, threads: int = 1) -> Delineato
 def delineate(record: Record, model_path: str | None = None, threads: int = 1) -> Delineation:
     """Delineate a record with the shipped model (the library entry point)."""
     return get_delineator(None if model_path is None else str(model_path), threads).delineate(
-        record)
+        record
+    )

@@ -76,11 +76,13 @@ class LeadUNet(nn.Module):
             if dec_double:
                 self.up.append(conv_block(c_prev + c, c, kernel))
             else:
-                self.up.append(nn.Sequential(
-                    nn.Conv1d(c_prev + c, c, kernel, padding=kernel // 2, bias=False),
-                    nn.BatchNorm1d(c),
-                    nn.ReLU(inplace=True),
-                ))
+                self.up.append(
+                    nn.Sequential(
+                        nn.Conv1d(c_prev + c, c, kernel, padding=kernel // 2, bias=False),
+                        nn.BatchNorm1d(c),
+                        nn.ReLU(inplace=True),
+                    )
+                )
             c_prev = c
         self.head = nn.Conv1d(c_prev, n_out * fold, 3, padding=1)
 
@@ -135,8 +137,10 @@ def export_onnx(model: LeadUNet, path, opset: int = 18, metadata: dict | None = 
         str(path),
         input_names=["signal"],
         output_names=["logits"],
-        dynamic_axes={"signal": {0: "windows", 1: "leads", 2: "samples"},
-                      "logits": {0: "windows", 1: "leads", 3: "samples"}},
+        dynamic_axes={
+            "signal": {0: "windows", 1: "leads", 2: "samples"},
+            "logits": {0: "windows", 1: "leads", 3: "samples"},
+        },
         opset_version=opset,
         dynamo=False,
     )

@@ -68,17 +68,13 @@ def check_lead_count(n: int, limits: ReadLimits, source: str) -> None:
             details={"n_leads": n},
         )
     if n < 1:
-        raise InvalidRecordError(
-            f"{source}: the header declares no signals", code="no_signals"
-        )
+        raise InvalidRecordError(f"{source}: the header declares no signals", code="no_signals")
 
 
 def check_length(n_leads: int, n_samples: int, fs: float, limits: ReadLimits, source: str) -> None:
     """Refuse records too short to be an ECG or too large to hold in memory."""
     if n_samples <= 0:
-        raise InvalidRecordError(
-            f"{source}: the record holds no samples", code="empty_record"
-        )
+        raise InvalidRecordError(f"{source}: the record holds no samples", code="empty_record")
     if n_samples / fs < limits.min_duration_s:
         raise InvalidRecordError(
             f"{source}: the record is {n_samples / fs:.3g} s long ({n_samples} "

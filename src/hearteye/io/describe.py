@@ -12,9 +12,7 @@ from hearteye.record import Record
 def describe_record(record: Record) -> dict:
     """`Record.summary()` plus each lead's min, max and mean in mV (None when all NaN)."""
     out = record.summary()
-    out["lead_stats"] = {
-        name: _stats(record.signal[i]) for i, name in enumerate(record.leads)
-    }
+    out["lead_stats"] = {name: _stats(record.signal[i]) for i, name in enumerate(record.leads)}
     extra = {k: v for k, v in record.meta.extra.items() if k != "format"}
     out["format"] = record.meta.extra.get("format")
     if extra:
@@ -52,8 +50,10 @@ def format_description(desc: dict) -> str:
         lines.append(f"note       {key}: {value}")
     lines.append("lead       min mV    max mV")
     for name, s in desc["lead_stats"].items():
-        lines.append(f"  {name:<6} {_num(s['min']):>9} {_num(s['max']):>9}"
-                     + (f"  ({s['non_finite']} non-finite)" if s["non_finite"] else ""))
+        lines.append(
+            f"  {name:<6} {_num(s['min']):>9} {_num(s['max']):>9}"
+            + (f"  ({s['non_finite']} non-finite)" if s["non_finite"] else "")
+        )
     lines.extend(_quality_lines(desc.get("quality")))
     return "\n".join(lines)
 

@@ -198,7 +198,11 @@ def _float_bytes(raw: bytes, what: str, source: str) -> float:
 
 
 def _check_header(
-    hdr: EdfHeader, file_size: int, header_bytes: int, sample_bytes: int, source: str,
+    hdr: EdfHeader,
+    file_size: int,
+    header_bytes: int,
+    sample_bytes: int,
+    source: str,
     limits: ReadLimits,
 ) -> None:
     if hdr.n_records < 1 or hdr.record_duration <= 0:
@@ -289,8 +293,12 @@ def _decode(path: Path, hdr: EdfHeader, source: str, limits: ReadLimits) -> Reco
         signal=out,
         fs=fs,
         leads=tuple(normalise_lead_name(hdr.signals[i].label) for i in keep),
-        meta=replace(_meta(hdr, info, source, keep, dropped), recording_duration_s=(
-            hdr.n_records * hdr.record_duration if n_records < hdr.n_records else None)),
+        meta=replace(
+            _meta(hdr, info, source, keep, dropped),
+            recording_duration_s=(
+                hdr.n_records * hdr.record_duration if n_records < hdr.n_records else None
+            ),
+        ),
     )
 
 

@@ -63,7 +63,17 @@ UploadFile = tuple[str | bytes, Content]
 
 _RECORD_SUFFIXES = {".hea": "WFDB", ".edf": "EDF", ".bdf": "EDF"}
 _ARCHIVE_SUFFIXES = (
-    ".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar", ".zst", ".lz", ".lzma",
+    ".zip",
+    ".gz",
+    ".tgz",
+    ".tar",
+    ".bz2",
+    ".xz",
+    ".7z",
+    ".rar",
+    ".zst",
+    ".lz",
+    ".lzma",
 )
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # Files that archivers add on their own (macOS resource forks, Finder and Explorer caches).
@@ -117,8 +127,7 @@ def parse_upload(
     pairs = _as_pairs(files)
     if not pairs:
         raise UploadRejectedError(
-            "the upload holds no file; send one .zip, one .edf, or a .hea with its signal "
-            "files",
+            "the upload holds no file; send one .zip, one .edf, or a .hea with its signal files",
             code="empty_upload",
         )
     _check_count(len(pairs), limits, "upload")
@@ -127,8 +136,7 @@ def parse_upload(
         return _parse_zip(entries[0], limits)
     if any(_is_zip(e) for e in entries):
         raise UploadRejectedError(
-            "the upload mixes a .zip with other files; send either one .zip or the record's "
-            "files",
+            "the upload mixes a .zip with other files; send either one .zip or the record's files",
             code="mixed_upload",
         )
     return _read_record(entries, limits, "upload")
@@ -210,8 +218,7 @@ def _check_path(name: str, where: str) -> str:
     path = name.replace("\\", "/")
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         raise UploadRejectedError(
-            f"the {where} holds an absolute path ({name}); archive the files with relative "
-            "paths",
+            f"the {where} holds an absolute path ({name}); archive the files with relative paths",
             code="absolute_path",
         )
     parts = [p for p in path.split("/") if p not in ("", ".")]

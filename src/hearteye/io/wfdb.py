@@ -89,8 +89,12 @@ def read_wfdb(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
     hea, hdr = _checked_header(path, limits)
     _keep_start(hdr, limits)
     if _is_plain(hdr):
-        digital = _digital_plain(hdr, lambda name, dtype, count, offset: np.fromfile(
-            hea.parent / name, dtype=dtype, count=count, offset=offset))
+        digital = _digital_plain(
+            hdr,
+            lambda name, dtype, count, offset: np.fromfile(
+                hea.parent / name, dtype=dtype, count=count, offset=offset
+            ),
+        )
     else:
         digital = _digital_wfdb(hea.with_suffix(""), hdr, hea.name)
     return _record(hdr, digital, hea.name)
@@ -136,8 +140,12 @@ def read_wfdb_files(
     check_signal_files(hdr, sizes, header_name, limits)
     _keep_start(hdr, limits)
     if _is_plain(hdr):
-        digital = _digital_plain(hdr, lambda name, dtype, count, offset: np.frombuffer(
-            files[name], dtype=dtype, count=count, offset=offset))
+        digital = _digital_plain(
+            hdr,
+            lambda name, dtype, count, offset: np.frombuffer(
+                files[name], dtype=dtype, count=count, offset=offset
+            ),
+        )
         return _record(hdr, digital, header_name)
     with tempfile.TemporaryDirectory(prefix="hearteye-wfdb-") as tmp:
         base = Path(tmp) / "record"
@@ -222,8 +230,7 @@ def _parse_record_line(line: str, source: str) -> dict:
         # The regex stops at the first field it cannot read ("nan", "-500"): a lying rate
         # would otherwise be dropped and the record read at WFDB's default 250 Hz.
         tokens = line.split()
-        if (len(tokens) > 2 and not m.group("fs")) or (len(tokens) > 3
-                                                       and not m.group("sig_len")):
+        if (len(tokens) > 2 and not m.group("fs")) or (len(tokens) > 3 and not m.group("sig_len")):
             raise ValueError("unreadable sampling rate or length")
         return {
             "record_name": m.group("record_name"),
@@ -263,8 +270,8 @@ def _parse_signal_line(line: str, index: int, source: str) -> dict:
         )
     gain = _parse_gain(g["adc_gain"], name, source)
     try:
-        baseline = int(g["baseline"]) if g["baseline"] else (
-            int(g["adc_zero"]) if g["adc_zero"] else 0
+        baseline = (
+            int(g["baseline"]) if g["baseline"] else (int(g["adc_zero"]) if g["adc_zero"] else 0)
         )
         spf = int(g["samps_per_frame"] or 1)
         byte_offset = int(g["byte_offset"] or 0)
@@ -335,7 +342,9 @@ def _file_size(path: Path) -> int | None:
 
 
 def check_signal_files(
-    hdr: WfdbHeader, sizes: Mapping[str, int | None], source: str,
+    hdr: WfdbHeader,
+    sizes: Mapping[str, int | None],
+    source: str,
     limits: ReadLimits = _DEFAULT_LIMITS,
 ) -> None:
     """Every file the header names is present (size not None) and holds the byte count the
@@ -405,8 +414,13 @@ def _check_one_file(hdr: WfdbHeader, name: str, size: int, source: str) -> None:
 
 # Byte-aligned formats without skew or multi-rate frames: numpy decodes them directly,
 # ~20x faster than wfdb.rdrecord and with no temporary files. (dtype, offset-binary shift)
-_PLAIN = {"16": ("<i2", 0), "61": (">i2", 0), "80": ("u1", 128), "160": ("<u2", 32768),
-          "32": ("<i4", 0)}
+_PLAIN = {
+    "16": ("<i2", 0),
+    "61": (">i2", 0),
+    "80": ("u1", 128),
+    "160": ("<u2", 32768),
+    "32": ("<i4", 0),
+}
 
 
 def _is_plain(hdr: WfdbHeader) -> bool:
@@ -433,7 +447,10 @@ def _digital_wfdb(base: Path, hdr: WfdbHeader, source: str) -> list[np.ndarray]:
     res = 16 if bits <= 16 and all(s["fmt"] != "8" for s in hdr.signals) else 32
     try:
         rec = wfdb.rdrecord(
-            str(base), sampto=hdr.sig_len, physical=False, return_res=res,
+            str(base),
+            sampto=hdr.sig_len,
+            physical=False,
+            return_res=res,
             smooth_frames=not expanded,
         )
     except MemoryError:
@@ -514,7 +531,8 @@ def _meta(hdr: WfdbHeader, source: str, keep: list[int]) -> RecordMeta:
         record_name=hdr.record_name,
         original_units=tuple(hdr.signals[i]["units"] for i in keep),
         original_fs=hdr.fs,
-        recording_duration_s=None if hdr.recording_frames is None
+        recording_duration_s=None
+        if hdr.recording_frames is None
         else hdr.recording_frames / hdr.fs,
         extra=extra,
     )

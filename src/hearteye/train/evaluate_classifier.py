@@ -19,8 +19,9 @@ import pandas as pd
 BOOTSTRAP = 2000
 
 
-def bootstrap_auc(y: np.ndarray, score: np.ndarray, groups: np.ndarray, n: int = BOOTSTRAP,
-                  seed: int = 0) -> tuple[float, float]:
+def bootstrap_auc(
+    y: np.ndarray, score: np.ndarray, groups: np.ndarray, n: int = BOOTSTRAP, seed: int = 0
+) -> tuple[float, float]:
     """95% percentile interval of the ROC AUC over patient-level bootstrap resamples."""
     from sklearn.metrics import roc_auc_score
 
@@ -55,23 +56,36 @@ def evaluate(predictions: pd.DataFrame, spec: dict) -> dict:
 
     y = (predictions["label"] == "abnormal").to_numpy(int)
     groups = predictions["patient"].astype(str).to_numpy()
-    report = {"records": int(len(y)), "abnormal": int(y.sum()), "normal": int((1 - y).sum()),
-              "patients": int(len(set(groups))), "models": {}}
+    report = {
+        "records": int(len(y)),
+        "abnormal": int(y.sum()),
+        "normal": int((1 - y).sum()),
+        "patients": int(len(set(groups))),
+        "models": {},
+    }
     for name, model in spec["models"].items():
         p = predictions[f"{name}_p"].to_numpy(float)
-        entry = {"auc": float(roc_auc_score(y, p)), "auc_ci95": bootstrap_auc(y, p, groups),
-                 "brier": float(brier_score_loss(y, p)), "threshold": model["threshold"],
-                 "cv_auc_mean": model["cv_auc_mean"], "cv_auc_sd": model["cv_auc_sd"]}
+        entry = {
+            "auc": float(roc_auc_score(y, p)),
+            "auc_ci95": bootstrap_auc(y, p, groups),
+            "brier": float(brier_score_loss(y, p)),
+            "threshold": model["threshold"],
+            "cv_auc_mean": model["cv_auc_mean"],
+            "cv_auc_sd": model["cv_auc_sd"],
+        }
         entry.update(operating_point(y, (p >= model["threshold"]).astype(int)))
         report["models"][name] = entry
     score = predictions["rule_score"].to_numpy(float)
-    rule = {"auc": float(roc_auc_score(y, score)), "auc_ci95": bootstrap_auc(y, score, groups),
-            "brier": None, "threshold": 1}
+    rule = {
+        "auc": float(roc_auc_score(y, score)),
+        "auc_ci95": bootstrap_auc(y, score, groups),
+        "brier": None,
+        "threshold": 1,
+    }
     rule.update(operating_point(y, (score >= 1).astype(int)))
     report["models"]["rule_baseline"] = rule
     report["default"] = spec["default"]
-    report["shipped_beats_baseline"] = (report["models"][spec["default"]]["auc"]
-                                        > rule["auc"])
+    report["shipped_beats_baseline"] = report["models"][spec["default"]]["auc"] > rule["auc"]
     return report
 
 
@@ -88,22 +102,30 @@ def markdown_table(report: dict) -> str:
     ]
     for name, m in report["models"].items():
         lo, hi = m["auc_ci95"]
-        cv = (f"{m['cv_auc_mean']:.3f} ± {m['cv_auc_sd']:.3f}" if "cv_auc_mean" in m
-              else "(no training)")
+        cv = (
+            f"{m['cv_auc_mean']:.3f} ± {m['cv_auc_sd']:.3f}"
+            if "cv_auc_mean" in m
+            else "(no training)"
+        )
         brier = "n/a" if m["brier"] is None else f"{m['brier']:.3f}"
         c = m["confusion"]
         thr = f"{m['threshold']:.3f}" if name != "rule_baseline" else ">= 1 flag"
-        lines.append(f"| {name} | {m['auc']:.3f} ({lo:.3f}-{hi:.3f}) | {cv} | {thr} | "
-                     f"{m['sensitivity']:.3f} | {m['specificity']:.3f} | {brier} | "
-                     f"{c['tp']} / {c['fn']} / {c['tn']} / {c['fp']} |")
+        lines.append(
+            f"| {name} | {m['auc']:.3f} ({lo:.3f}-{hi:.3f}) | {cv} | {thr} | "
+            f"{m['sensitivity']:.3f} | {m['specificity']:.3f} | {brier} | "
+            f"{c['tp']} / {c['fn']} / {c['tn']} / {c['fp']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def run(work: Path, models: Path) -> dict:
     # round_trip: pandas' default float parser can land one ULP off, and a probability equal
     # to the threshold must stay on the same side of it.
-    predictions = pd.read_csv(work / "cv_predictions.csv", dtype={"record": str, "patient": str},
-                              float_precision="round_trip")
+    predictions = pd.read_csv(
+        work / "cv_predictions.csv",
+        dtype={"record": str, "patient": str},
+        float_precision="round_trip",
+    )
     spec = json.loads((models / "classifier.json").read_text())
     report = evaluate(predictions, spec)
     (models / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -37,14 +37,22 @@ from hearteye.features import FINDING_MEASUREMENTS, feature_names
 
 log = logging.getLogger("hearteye.train_classifier")
 
-XGB_PARAMS = dict(n_estimators=300, max_depth=3, learning_rate=0.05, subsample=0.8,
-                  colsample_bytree=0.8, min_child_weight=1.0, reg_lambda=1.0,
-                  eval_metric="logloss", tree_method="hist")
-RF_PARAMS = dict(n_estimators=300, min_samples_leaf=2, max_features="sqrt",
-                 class_weight="balanced")
+XGB_PARAMS = dict(
+    n_estimators=300,
+    max_depth=3,
+    learning_rate=0.05,
+    subsample=0.8,
+    colsample_bytree=0.8,
+    min_child_weight=1.0,
+    reg_lambda=1.0,
+    eval_metric="logloss",
+    tree_method="hist",
+)
+RF_PARAMS = dict(n_estimators=300, min_samples_leaf=2, max_features="sqrt", class_weight="balanced")
 
 
 # --- 1. features ------------------------------------------------------------------------------
+
 
 def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFrame:
     """One row per record: ids, label, features (`feature_names()`) and the rule score."""
@@ -52,8 +60,11 @@ def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFr
     from hearteye.io import read_record
 
     names = feature_names()
-    done = pd.read_csv(cache, dtype={"record": str, "patient": str}, float_precision="round_trip") \
-        if cache is not None and cache.is_file() else pd.DataFrame()
+    done = (
+        pd.read_csv(cache, dtype={"record": str, "patient": str}, float_precision="round_trip")
+        if cache is not None and cache.is_file()
+        else pd.DataFrame()
+    )
     known = set(zip(done.get("source", []), done.get("record", []), strict=False))
     rows, failed = [], []
     for row in master.itertuples(index=False):
@@ -67,12 +78,16 @@ def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFr
             log.warning("record %s skipped: %s", row.record, exc)
             continue
         glob = m.measurements["global"]
-        rows.append({
-            "record": row.record, "patient": row.patient, "source": row.source,
-            "label": row.label,
-            **dict(zip(names, m.features(), strict=True)),
-            "rule_score": sum(glob[k].flag is not None for k in FINDING_MEASUREMENTS),
-        })
+        rows.append(
+            {
+                "record": row.record,
+                "patient": row.patient,
+                "source": row.source,
+                "label": row.label,
+                **dict(zip(names, m.features(), strict=True)),
+                "rule_score": sum(glob[k].flag is not None for k in FINDING_MEASUREMENTS),
+            }
+        )
     table = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +100,7 @@ def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFr
 
 
 # --- 2-3. models ------------------------------------------------------------------------------
+
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
     counts = np.bincount(y, minlength=2).astype(float)
@@ -135,6 +151,7 @@ def cross_validate(x, y, groups, folds: int, repeats: int, seed: int) -> dict[st
 
 # --- 4-5. calibration and operating point ------------------------------------------------------
 
+
 def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     from sklearn.linear_model import LogisticRegression
 
@@ -155,17 +172,29 @@ def threshold_for_sensitivity(p: np.ndarray, y: np.ndarray, target: float) -> fl
 
 # --- 6. export ----------------------------------------------------------------------------------
 
+
 def export_forest(model, n_features: int, path: Path) -> None:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
-    onx = to_onnx(model, initial_types=[("features", FloatTensorType([None, n_features]))],
-                  options={id(model): {"zipmap": False}}, target_opset=17)
+    onx = to_onnx(
+        model,
+        initial_types=[("features", FloatTensorType([None, n_features]))],
+        options={id(model): {"zipmap": False}},
+        target_opset=17,
+    )
     path.write_bytes(onx.SerializeToString())
 
 
-def train(masters: list[Path], out: Path, work: Path, folds: int = 5, repeats: int = 5,
-          seed: int = 0, sensitivity: float = 0.95) -> dict:
+def train(
+    masters: list[Path],
+    out: Path,
+    work: Path,
+    folds: int = 5,
+    repeats: int = 5,
+    seed: int = 0,
+    sensitivity: float = 0.95,
+) -> dict:
     from sklearn.metrics import roc_auc_score
 
     t0 = time.time()
@@ -175,8 +204,13 @@ def train(masters: list[Path], out: Path, work: Path, folds: int = 5, repeats: i
     x = table[names].to_numpy(np.float64)
     y = (table["label"] == "abnormal").to_numpy(np.int64)
     groups = table["patient"].astype(str).to_numpy()
-    log.info("%d records (%d abnormal, %d normal), %d patients", len(y), y.sum(),
-             (1 - y).sum(), len(set(groups)))
+    log.info(
+        "%d records (%d abnormal, %d normal), %d patients",
+        len(y),
+        y.sum(),
+        (1 - y).sum(),
+        len(set(groups)),
+    )
 
     oof = cross_validate(x, y, groups, folds, repeats, seed)
     spec_models, predictions = {}, table[["record", "patient", "source", "label"]].copy()
@@ -188,9 +222,12 @@ def train(masters: list[Path], out: Path, work: Path, folds: int = 5, repeats: i
         threshold = threshold_for_sensitivity(mean_p, y, sensitivity)
         aucs = [roc_auc_score(y, calibrated[r]) for r in range(repeats)]
         predictions[f"{name}_p"] = mean_p
-        spec_models[name] = {"calibration": {"method": "platt", "a": a, "b": b},
-                             "threshold": threshold, "cv_auc_mean": float(np.mean(aucs)),
-                             "cv_auc_sd": float(np.std(aucs))}
+        spec_models[name] = {
+            "calibration": {"method": "platt", "a": a, "b": b},
+            "threshold": threshold,
+            "cv_auc_mean": float(np.mean(aucs)),
+            "cv_auc_sd": float(np.std(aucs)),
+        }
     rule_aucs = roc_auc_score(y, table["rule_score"])
     default = max(spec_models, key=lambda k: spec_models[k]["cv_auc_mean"])
 
@@ -213,13 +250,19 @@ def train(masters: list[Path], out: Path, work: Path, folds: int = 5, repeats: i
         "default": default,
         "models": spec_models,
         "training": {
-            "masters": [str(m) for m in masters], "records": int(len(y)),
-            "abnormal": int(y.sum()), "normal": int((1 - y).sum()),
-            "patients": int(len(set(groups))), "folds": folds, "repeats": repeats,
-            "seed": seed, "target_sensitivity": sensitivity,
+            "masters": [str(m) for m in masters],
+            "records": int(len(y)),
+            "abnormal": int(y.sum()),
+            "normal": int((1 - y).sum()),
+            "patients": int(len(set(groups))),
+            "folds": folds,
+            "repeats": repeats,
+            "seed": seed,
+            "target_sensitivity": sensitivity,
             "rule_baseline_auc": float(rule_aucs),
             "sources": table["source"].value_counts().to_dict(),
-            "xgboost_params": XGB_PARAMS, "forest_params": RF_PARAMS,
+            "xgboost_params": XGB_PARAMS,
+            "forest_params": RF_PARAMS,
             "seconds": round(time.time() - t0, 1),
         },
     }

@@ -85,7 +85,8 @@ def augment(x: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.nda
     tt = np.arange(t, dtype=np.float32) / FS
     out = x.copy()
     out += rng.normal(size=x.shape).astype(np.float32) * rng.uniform(
-        0, cfg.noise_sd, size=(b, n_leads, 1)).astype(np.float32)
+        0, cfg.noise_sd, size=(b, n_leads, 1)
+    ).astype(np.float32)
     freq = rng.uniform(0.05, 0.5, size=(b, n_leads, 1))
     phase = rng.uniform(0, 2 * np.pi, size=(b, n_leads, 1))
     amp = rng.uniform(0, cfg.wander, size=(b, n_leads, 1))
@@ -129,7 +130,7 @@ def predict_windows(model: LeadUNet, x: np.ndarray, batch: int = 4) -> np.ndarra
     pad = (-t) % model.multiple
     out = []
     for i in range(0, len(x), batch):
-        xb = np.pad(x[i:i + batch], ((0, 0), (0, 0), (0, pad)), mode="edge")
+        xb = np.pad(x[i : i + batch], ((0, 0), (0, 0), (0, pad)), mode="edge")
         out.append(torch.sigmoid(model(torch.from_numpy(xb))).numpy()[..., :t])
     return np.concatenate(out)
 
@@ -151,8 +152,12 @@ def score(prob: np.ndarray, y: np.ndarray, m: np.ndarray) -> dict:
     rep = ev.report()["boundaries"]
     f1 = np.mean([r["f1"] for r in rep.values()])
     strict = np.mean([[v for k, v in r.items() if k.startswith("f1_at")][0] for r in rep.values()])
-    return {"f1": float(f1), "f1_strict": float(strict), "score": float(f1 + strict),
-            "per_boundary": rep}
+    return {
+        "f1": float(f1),
+        "f1_strict": float(strict),
+        "score": float(f1 + strict),
+        "per_boundary": rep,
+    }
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -165,13 +170,15 @@ def train(cfg: TrainConfig) -> dict:
     xv, yv, mv = load_split(data / cfg.val_split)
     print(f"train {xt.shape[0]} windows, val {xv.shape[0]} windows, leads {xt.shape[1]}")
 
-    model = LeadUNet(widths=cfg.widths, kernel=cfg.kernel, fold=cfg.fold,
-                     lead_context=cfg.lead_context)
+    model = LeadUNet(
+        widths=cfg.widths, kernel=cfg.kernel, fold=cfg.fold, lead_context=cfg.lead_context
+    )
     assert cfg.crop % model.multiple == 0, f"crop must be a multiple of {model.multiple}"
     print(f"LeadUNet {count_params(model):,} parameters")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.max_steps,
-                                                pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.max_steps, pct_start=0.05
+    )
 
     best, best_state, best_step, bad, history = -1.0, None, 0, 0, []
     for step in range(1, cfg.max_steps + 1):
@@ -186,10 +193,20 @@ def train(cfg: TrainConfig) -> dict:
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
             s = score(predict_windows(model, xv), yv, mv)
             minutes = (time.time() - t0) / 60
-            history.append({"step": step, "loss": loss.item(), "minutes": round(minutes, 2),
-                            "val_f1": s["f1"], "val_f1_strict": s["f1_strict"]})
-            print(f"step {step:5d} loss {loss.item():.4f} val F1 {s['f1']:.4f} "
-                  f"strict {s['f1_strict']:.4f} ({minutes:.1f} min)", flush=True)
+            history.append(
+                {
+                    "step": step,
+                    "loss": loss.item(),
+                    "minutes": round(minutes, 2),
+                    "val_f1": s["f1"],
+                    "val_f1_strict": s["f1_strict"],
+                }
+            )
+            print(
+                f"step {step:5d} loss {loss.item():.4f} val F1 {s['f1']:.4f} "
+                f"strict {s['f1_strict']:.4f} ({minutes:.1f} min)",
+                flush=True,
+            )
             if s["score"] > best:
                 best, best_step, bad = s["score"], step, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -203,15 +220,30 @@ def train(cfg: TrainConfig) -> dict:
     final = score(predict_windows(model, xv), yv, mv)
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, out, metadata={"channels": ",".join(CHANNELS), "fs": str(FS),
-                                      "multiple": str(model.multiple),
-                                      "train_config": json.dumps(asdict(cfg))})
-    log = {"config": asdict(cfg), "parameters": count_params(model), "best_step": best_step,
-           "val": final, "history": history, "minutes": round((time.time() - t0) / 60, 2),
-           "onnx_bytes": out.stat().st_size}
+    export_onnx(
+        model,
+        out,
+        metadata={
+            "channels": ",".join(CHANNELS),
+            "fs": str(FS),
+            "multiple": str(model.multiple),
+            "train_config": json.dumps(asdict(cfg)),
+        },
+    )
+    log = {
+        "config": asdict(cfg),
+        "parameters": count_params(model),
+        "best_step": best_step,
+        "val": final,
+        "history": history,
+        "minutes": round((time.time() - t0) / 60, 2),
+        "onnx_bytes": out.stat().st_size,
+    }
     out.with_suffix(".train.json").write_text(json.dumps(log, indent=2) + "\n")
-    print(f"best val F1 {final['f1']:.4f} strict {final['f1_strict']:.4f}; "
-          f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {log['minutes']} min")
+    print(
+        f"best val F1 {final['f1']:.4f} strict {final['f1_strict']:.4f}; "
+        f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) in {log['minutes']} min"
+    )
     return log
 
 
