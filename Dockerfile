@@ -9,10 +9,9 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
-COPY models ./models
-# Editable install: the package finds its shipped models in /app/models, as in a checkout.
+# A normal (non-editable) install: the shipped models are package data inside the venv.
 # Only the core dependencies: the [train] extra (torch) never enters the image.
-RUN pip install -e .
+RUN pip install .
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
@@ -25,7 +24,6 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin hearteye \
     && mkdir -p /data && chown hearteye:hearteye /data
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
 WORKDIR /app
 USER hearteye
 VOLUME ["/data"]

@@ -1,7 +1,8 @@
 """HeartEye's ONNX delineator vs NeuroKit2's DWT delineator, same records, same evaluator.
 
     .venv/bin/python benchmarks/delineation_vs_neurokit.py \
-        [--split-csv hearteye-data/splits/ludb/test_records.csv] [--model models/delineator.onnx]
+        [--split-csv hearteye-data/splits/ludb/test_records.csv]
+        [--model src/hearteye/models/delineator.onnx]
 
 Prints, for the LUDB test split (per lead, annotated region only, 150 ms tolerance and the
 strict ones): F1 per boundary for both delineators side by side with the ratio, and the

@@ -1,6 +1,6 @@
 """Load the shipped normal/abnormal classifiers, predict a calibrated probability, explain it.
 
-Artefacts (written by `hearteye train-classifier`, folder ``models/classifier/``):
+Artefacts (written by `hearteye train-classifier`, folder ``src/hearteye/models/classifier/``):
 
 * ``classifier.json``  format version, feature names (order = `features.feature_names()`),
   the default model, and for each model its file, its Platt calibration (``a``, ``b``:
@@ -24,18 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
+from hearteye.artefacts import models_dir
 from hearteye.errors import HeartEyeError
 from hearteye.features import FINDING_MEASUREMENTS, describe_feature
 
 FORMAT_VERSION = 1
 MODELS = ("xgboost", "random_forest")
 MODEL_DIR_ENV = "HEARTEYE_CLASSIFIER_DIR"
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "models" / "classifier"
 TOP_REASONS = 5
 
 
 def default_model_dir() -> Path:
-    return Path(os.environ.get(MODEL_DIR_ENV, DEFAULT_DIR))
+    override = os.environ.get(MODEL_DIR_ENV)
+    return Path(override) if override else models_dir() / "classifier"
 
 
 def platt(raw: np.ndarray, a: float, b: float) -> np.ndarray:

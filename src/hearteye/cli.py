@@ -214,7 +214,7 @@ def prepare(inputs, out, workers, scheduler, shard_size, notch, keep_shards) -> 
     "--model",
     type=click.Path(dir_okay=False),
     default=None,
-    help="ONNX delineator [default: $HEARTEYE_DELINEATOR_MODEL or models/delineator.onnx].",
+    help="ONNX delineator [default: $HEARTEYE_DELINEATOR_MODEL, else the shipped model].",
 )
 def delineate(path: str, as_json: bool, model: str | None) -> None:
     """Find every P wave, QRS complex and T end in PATH: global and per-lead boundaries (s)."""
@@ -242,7 +242,7 @@ def delineate(path: str, as_json: bool, model: str | None) -> None:
     show_default=True,
     help="Folder with train/ and val/ from `hearteye prepare` (test/ is never read).",
 )
-@click.option("--out", default="models/delineator.onnx", show_default=True)
+@click.option("--out", default="src/hearteye/models/delineator.onnx", show_default=True)
 @click.option("--seed", default=1337, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--max-steps", default=None, type=int, help="Training steps (default: TrainConfig).")
@@ -268,10 +268,10 @@ def train_delineator(data, out, seed, threads, max_steps, max_minutes, augment) 
     help="LUDB split CSV from `hearteye split` (the test split).",
 )
 @click.option("--model", type=click.Path(dir_okay=False), default=None)
-@click.option("--out", default="models/delineation_eval.json", show_default=True)
+@click.option("--out", default="src/hearteye/models/delineation_eval.json", show_default=True)
 @click.option(
     "--card",
-    default="models/MODEL_CARD.md",
+    default="src/hearteye/models/MODEL_CARD.md",
     show_default=True,
     help="Model card whose delineation table is rewritten ('' to skip).",
 )
@@ -398,7 +398,7 @@ def analyze(
 )
 @click.option(
     "--out",
-    default="models/classifier",
+    default="src/hearteye/models/classifier",
     show_default=True,
     type=click.Path(file_okay=False),
     help="Where the model files go.",
@@ -447,13 +447,13 @@ def train_classifier(masters, out, work, folds, repeats, seed, sensitivity) -> N
 )
 @click.option(
     "--models",
-    default="models/classifier",
+    default="src/hearteye/models/classifier",
     show_default=True,
     type=click.Path(file_okay=False, exists=True),
 )
 @click.option(
     "--card",
-    default="models/MODEL_CARD.md",
+    default="src/hearteye/models/MODEL_CARD.md",
     show_default=True,
     type=click.Path(dir_okay=False),
     help="Model card whose classifier table to update.",

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from hearteye.artefacts import models_dir
 from hearteye.delineate.postprocess import Beat, beats_from_probs, global_beats
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
 
 MODEL_ENV = "HEARTEYE_DELINEATOR_MODEL"
-DEFAULT_MODEL = Path(__file__).resolve().parents[3] / "models" / "delineator.onnx"
 WINDOW = 5120  # samples at 500 Hz per window for long records (10.24 s)
 CONTEXT = 512  # samples of context kept on each side of a window's core (1.024 s)
 SINGLE_WINDOW = 6144  # records up to this many samples run as one window
@@ -60,7 +60,8 @@ class Delineation:
 
 
 def default_model_path() -> Path:
-    return Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL))
+    override = os.environ.get(MODEL_ENV)
+    return Path(override) if override else models_dir() / "delineator.onnx"
 
 
 class Delineator:

@@ -7,7 +7,7 @@ Shape convention: input ``x[batch, lead, sample]`` at 500 Hz (any number of lead
 any length that is a multiple of ``LeadUNet.multiple``), output logits
 ``[batch, lead, 3, sample]`` for the channels ``CHANNELS`` = (P, QRS, QT).
 
-Design (see models/MODEL_CARD.md for the measurements behind it):
+Design (see src/hearteye/models/MODEL_CARD.md for the measurements behind it):
 - every lead goes through the same weights (lead-wise), so one model serves 1-, 3- and
   12-lead recordings and gives per-lead boundaries, which is also how LUDB is annotated;
 - each lead-window is normalised inside the network (mean removed, divided by its std), so

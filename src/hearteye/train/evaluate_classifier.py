@@ -1,6 +1,6 @@
 """Metrics of the classifiers from their cross-validated, out-of-fold predictions.
 
-    hearteye evaluate-classifier --work out/classifier --models models/classifier
+    hearteye evaluate-classifier --work out/classifier --models src/hearteye/models/classifier
 
 For each model (XGBoost, RandomForest, and the rule baseline): ROC AUC with a 95% interval
 from a patient-level bootstrap (patients, not rows, are resampled: rows of one patient are

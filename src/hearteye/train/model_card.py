@@ -1,6 +1,7 @@
-"""Generated tables in ``models/MODEL_CARD.md``: each lives between two HTML comment markers,
-``<!-- NAME:start -->`` and ``<!-- NAME:end -->``, and is replaced whole by the command that
-measured it, so the card never holds a figure that no command produced."""
+"""Generated tables in the model card (``src/hearteye/models/MODEL_CARD.md``): each lives
+between two HTML comment markers, ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``, and is
+replaced whole by the command that measured it, so the card never holds a figure that no
+command produced."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Train the normal/abnormal classifiers (XGBoost and RandomForest), readable top to bottom.
 
-    hearteye train-classifier --master ludb.csv --master challenge.csv --out models/classifier
+    hearteye train-classifier --master ludb.csv --master challenge.csv \
+        --out src/hearteye/models/classifier
 
 1. Features: every record of the master CSV(s) goes through `hearteye.analyze.measure_record`
    (read, quality, preprocess, ONNX delineation, measurements): the very code that serves the

@@ -1,6 +1,7 @@
 """Train the delineation U-Net on the prepared LUDB windows. Read it top to bottom.
 
-    hearteye train-delineator --data hearteye-data/prepared/ludb --out models/delineator.onnx
+    hearteye train-delineator --data hearteye-data/prepared/ludb \
+        --out src/hearteye/models/delineator.onnx
 
 Input: the folders written by `hearteye prepare` (one per split): ``X_data.npy`` (N, 5000, 12)
 z-scored float32, ``Y_lead_data.npy`` (N, 5000, 12, 3) per-lead P/QRS/QT masks and
@@ -42,7 +43,7 @@ class TrainConfig:
     data: str = "hearteye-data/prepared/ludb"
     train_split: str = "train"
     val_split: str = "val"
-    out: str = "models/delineator.onnx"
+    out: str = "src/hearteye/models/delineator.onnx"
     seed: int = 1337
     threads: int = 2
     # model
