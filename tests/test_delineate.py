@@ -255,3 +255,31 @@ def test_train_delineator_smoke(tmp_path, fixtures_dir):
     d = Delineator(out)
     assert d.multiple == 64 and d.channels == ("P", "QRS", "QT")
     assert d.probabilities(np.zeros((2, 3000), np.float32)).shape == (2, 3, 3000)
+
+
+def test_the_result_is_complete_and_immutable(delineator, fixtures_dir):
+    """One result object, built once: no field can be patched afterwards by a consumer."""
+    import dataclasses
+
+    rec = read_wfdb(fixtures_dir / "ludb" / "24.hea")
+    out = delineator.delineate(rec)
+    assert out.record_fs == rec.fs and out.fs == FS and out.model == delineator.version
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.record_fs = 1.0
+    with pytest.raises(TypeError):
+        out.leads["II"] = ()
+    with pytest.raises(ValueError):
+        out.prob[0, 0, 0] = 1.0
+    assert isinstance(out.beats, tuple) and all(isinstance(b, tuple) for b in out.leads.values())
+
+
+def test_analyze_uses_the_delineator_result_as_it_is(delineator, fixtures_dir):
+    """`analyze` takes the same path as `Delineator.delineate`: the same beats, per lead and
+    global, and the model's own version string."""
+    from hearteye.analyze import analyze
+
+    rec = read_wfdb(fixtures_dir / "ludb" / "1.hea")
+    direct = delineator.delineate(rec).to_dict()
+    a = analyze(rec)
+    assert a.beats == direct["beats"] and a.lead_beats == direct["leads"]
+    assert a.delineator == delineator.version

@@ -103,3 +103,13 @@ def test_mains_check_reads_the_already_filtered_signal(record):
         via_filtered = assess(noisy, notch_hz=notch, filtered=(pp.signal, pp.fs))
         assert codes(via_filtered) == expected
         assert codes(via_filtered) == codes(assess(noisy, notch_hz=notch))
+
+
+def test_a_head_of_a_longer_recording_is_flagged_excerpt_first(record):
+    """`assess` itself says when the record is the start of a longer recording; the flag
+    comes first and names both lengths, and the whole record gets none."""
+    head = record.head(4.0)
+    flags = assess(head)
+    assert flags[0].code == "excerpt" and flags[0].severity == "warning"
+    assert "only its first 4 s" in flags[0].message
+    assert "excerpt" not in codes(assess(record))

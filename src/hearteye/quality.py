@@ -21,8 +21,11 @@ Thresholds, and why:
   percentile of |x| above 50 mV. A surface ECG does not get there: across the 297 staged
   LUDB, Challenge and PTB records the largest is 7.3 mV (largest sample 11.4 mV). A wrong
   gain or unit in the header does (a gain given per volt where mV was meant is x1000).
-* excerpt: the caller analysed only the start of a longer recording (`excerpt_flag`; the
-  service bounds each request's time and memory that way).
+* excerpt: the record is the start of a longer recording (cut by `Record.head` or by a
+  bounded reader; the service bounds each request's time and memory that way). It comes
+  first, because every other flag and every measurement describes that stretch only.
+
+`assess` is the one place that decides every flag, so a caller never adds or patches one.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ def assess(
     so the mains check reads it instead of filtering the record a second time.
     """
     flags: list[QualityFlag] = []
+    if record.recording_duration - record.duration > 1.0 / record.fs:
+        flags.append(excerpt_flag(record.recording_duration, record.duration))
     if record.duration < MIN_DURATION_S:
         flags.append(
             QualityFlag(
