@@ -26,6 +26,13 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data_if_staged() -> Path | None:
+    """The staged data sets, or None: for tests that run on the fixtures alone and take
+    more real records when they are there."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
+
+
+@pytest.fixture(scope="session")
 def ludb_dir(shared_data: Path) -> Path:
     path = shared_data / "ludb" / "data"
     if not path.is_dir():

@@ -321,7 +321,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the full analysis as JSON.")
 @click.option(
     "--model",
@@ -341,12 +341,73 @@ def serve(host: str, port: int, workers: int | None) -> None:
     type=click.FloatRange(min=2.0),
     default=None,
     help="Read and analyse only the first this many seconds (as the service does "
-    "with ANALYZE_MAX_SECONDS) [default: the whole recording].",
+    "with ANALYZE_MAX_SECONDS) [default: the whole recording; 300 for many records].",
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Many records: a Parquet table.")
+@click.option("--jsonl", type=click.Path(dir_okay=False), help="Many records: JSON lines.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Local processes [all cores]."
+)
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port).")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where finished shards are kept for resuming [OUT.parts].",
 )
 def analyze(
-    path: str, as_json: bool, model: str | None, notch: str, max_seconds: float | None
+    paths: tuple[str, ...],
+    as_json: bool,
+    model: str | None,
+    notch: str,
+    max_seconds: float | None,
+    out: str | None,
+    jsonl: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    work_dir: str | None,
 ) -> None:
-    """Read, clean, delineate, measure and classify one ECG (.hea, .edf or .zip)."""
+    """Analyse one ECG (printed), or many into a table.
+
+    One PATH (.hea, .edf, .zip, ...) without --out/--jsonl: read, clean, delineate, measure
+    and classify it, and print the result. Otherwise PATHS may be files, folders (walked
+    recursively), glob patterns and manifest CSVs (a 'path' column), and every record found
+    becomes one row of --out (Parquet) and/or --jsonl, in parallel and resumable.
+    """
+    notch_hz = None if notch == "none" else float(notch)
+    if out or jsonl or len(paths) > 1:
+        _analyze_many(paths, out, jsonl, workers, scheduler, work_dir, model, notch_hz, max_seconds)
+    else:
+        _analyze_one(paths[0], as_json, model, notch_hz, max_seconds)
+
+
+def _analyze_many(paths, out, jsonl, workers, scheduler, work_dir, model, notch_hz, max_seconds):
+    from hearteye.batch import BatchOptions, run_batch
+
+    bound = BatchOptions.max_seconds if max_seconds is None else max_seconds
+    options = BatchOptions(model=model, notch_hz=notch_hz, max_seconds=bound)
+    try:
+        counts = run_batch(
+            list(paths),
+            out=out,
+            jsonl=jsonl,
+            workers=workers,
+            scheduler=scheduler,
+            options=options,
+            work_dir=work_dir,
+        )
+    except HeartEyeError as err:
+        fail(err)
+    click.echo(
+        f"{counts['records']} records: {counts['ok']} analysed, {counts['error']} failed "
+        f"in {counts['seconds']:.1f} s -> {', '.join(p for p in (out, jsonl) if p)}",
+        err=True,
+    )
+
+
+def _analyze_one(
+    path: str, as_json: bool, model: str | None, notch_hz: float | None, max_seconds
+) -> None:
     from hearteye.analyze import analyze as run_analysis
     from hearteye.io import ReadLimits, read_record
 
@@ -356,7 +417,7 @@ def analyze(
             record,
             model=model,
             max_seconds=max_seconds,
-            notch_hz=None if notch == "none" else float(notch),
+            notch_hz=notch_hz,
         )
     except HeartEyeError as err:
         fail(err)

@@ -264,6 +264,35 @@ def measure(signal: np.ndarray, fs: float, leads, beats, sex: str | None = None)
     return {"global": glob, "leads": per_lead}
 
 
+# --- the global measurement set -------------------------------------------------------------
+
+# Every global measurement `measure` returns, in its order, with its unit: the columns of batch
+# tables and exports. `tests/test_features.py` holds `measure` to exactly this set.
+MEASUREMENT_UNITS = {
+    "heart_rate": "bpm",
+    "rr_mean": "ms",
+    "rr_sd": "ms",
+    "rr_rmssd": "ms",
+    "rr_irregularity": "ratio",
+    "p_wave_fraction": "ratio",
+    "beat_count": "beats",
+    "p_duration": "ms",
+    "pr_interval": "ms",
+    "qrs_duration": "ms",
+    "qt_interval": "ms",
+    "qtc_bazett": "ms",
+    "qtc_fridericia": "ms",
+    "qtc_framingham": "ms",
+    "qtc_hodges": "ms",
+    "p_axis": "deg",
+    "qrs_axis": "deg",
+    "t_axis": "deg",
+    "sokolow_lyon": "mV",
+    "cornell": "mV",
+}
+GLOBAL_MEASUREMENTS = tuple(MEASUREMENT_UNITS)
+
+
 # --- classifier features --------------------------------------------------------------------
 
 GLOBAL_FEATURES = (

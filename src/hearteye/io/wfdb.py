@@ -109,6 +109,13 @@ def wfdb_length(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> tuple
     return hdr.sig_len * max_spf, hdr.fs * max_spf
 
 
+def wfdb_files(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> list[Path]:
+    """The files one WFDB record is made of: its header, then its signal files in header
+    order (checked as `read_wfdb` checks them; no sample is read)."""
+    hea, hdr = _checked_header(path, limits)
+    return [hea, *(hea.parent / name for name in hdr.files)]
+
+
 def _checked_header(path: str | Path, limits: ReadLimits) -> tuple[Path, WfdbHeader]:
     path = Path(path)
     hea = path if path.suffix.lower() == ".hea" else path.with_name(path.name + ".hea")
