@@ -211,3 +211,9 @@ def test_cli_writes_the_table_and_says_how_many_failed(archive, tmp_path):
     table = pq.read_table(out)
     assert table.num_rows == n
     assert set(GLOBAL_MEASUREMENTS) <= set(table.column_names)
+
+
+def test_the_package_exports_analyze_many_for_notebooks():
+    import hearteye
+
+    assert hearteye.analyze_many is analyze_many
