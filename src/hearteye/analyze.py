@@ -103,7 +103,14 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
     display[pp.flat] = 0.0
     quality = assess(record, notch_hz=notch_hz, filtered=(display, pp.fs))
     delineation = get_delineator().delineate_preprocessed(pp, record.fs)
-    measurements = measure(display, pp.fs, record.leads, delineation.beats, record.meta.sex)
+    measurements = measure(
+        display,
+        pp.fs,
+        record.leads,
+        delineation.beats,
+        record.meta.sex,
+        uncalibrated=record.meta.uncalibrated_leads,
+    )
     return Measured(record, display.astype(np.float32), pp.fs, delineation, measurements, quality)
 
 

@@ -64,6 +64,9 @@ class RecordMeta:
     # The whole recording's length when the reader decoded only its start
     # (`ReadLimits.max_seconds`); None when the signal holds all of it.
     recording_duration_s: float | None = None
+    # Leads whose file gives no amplitude calibration (WFDB gain 0 or missing): read with the
+    # format's default gain, so their amplitudes are not to be trusted (intervals are).
+    uncalibrated_leads: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
 
@@ -149,4 +152,5 @@ class Record:
             "age": m.age,
             "sex": m.sex,
             "diagnoses": list(m.diagnoses),
+            "uncalibrated_leads": list(m.uncalibrated_leads),
         }
