@@ -29,7 +29,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from hearteye.delineate.evaluate import (  # noqa: E402
+from hearteye.delineate.postprocess import Beat  # noqa: E402
+from hearteye.delineate.runtime import Delineator  # noqa: E402
+from hearteye.io.wfdb import read_wfdb  # noqa: E402
+from hearteye.record import Record  # noqa: E402
+from hearteye.signal import resample  # noqa: E402
+from hearteye.train.evaluate_delineator import (  # noqa: E402
     FIELDS,
     LABELS,
     STRICT_TOLERANCE_MS,
@@ -37,11 +42,6 @@ from hearteye.delineate.evaluate import (  # noqa: E402
     evaluate_ludb,
     ludb_paths,
 )
-from hearteye.delineate.postprocess import Beat  # noqa: E402
-from hearteye.delineate.runtime import Delineator  # noqa: E402
-from hearteye.io.wfdb import read_wfdb  # noqa: E402
-from hearteye.record import Record  # noqa: E402
-from hearteye.signal import resample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NK_KEYS = {

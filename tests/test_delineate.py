@@ -14,12 +14,6 @@ import pytest
 
 from hearteye.data.annotations import read_annotation
 from hearteye.data.masks import lead_masks
-from hearteye.delineate.evaluate import (
-    LUDB_LEAD_EXT,
-    Evaluator,
-    match,
-    read_ludb_lead,
-)
 from hearteye.delineate.postprocess import (
     FIELDS,
     beats_from_probs,
@@ -30,6 +24,12 @@ from hearteye.delineate.runtime import Delineator, default_model_path
 from hearteye.io.wfdb import read_wfdb
 from hearteye.record import Record
 from hearteye.signal import preprocess
+from hearteye.train.evaluate_delineator import (
+    LUDB_LEAD_EXT,
+    Evaluator,
+    match,
+    read_ludb_lead,
+)
 
 RECORDS = ("1", "24", "119")
 FS = 500.0
@@ -107,7 +107,7 @@ def test_match_is_one_to_one_and_ignores_unannotated_region():
 
 def test_runtime_does_not_import_torch():
     code = (
-        "import sys, hearteye.delineate.runtime, hearteye.delineate.evaluate; "
+        "import sys, hearteye.delineate.runtime, hearteye.train.evaluate_delineator; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
