@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import require_train
 from hearteye.data.annotations import read_annotation
 from hearteye.data.masks import lead_masks
 from hearteye.delineate.postprocess import (
@@ -221,8 +222,9 @@ def test_cli_delineate_json(fixtures_dir):
 # -- training (smoke: the script runs end to end and exports a working ONNX file) -----------------
 
 
+@pytest.mark.slow
 def test_train_delineator_smoke(tmp_path, fixtures_dir):
-    pytest.importorskip("torch")
+    require_train("torch", "onnx", "onnxscript")
     from hearteye.train.train_delineator import TrainConfig, train
 
     exts = list(LUDB_LEAD_EXT.values())

@@ -46,6 +46,7 @@ def database_url(request):  # one database (the stricter one; skipped when absen
     return request.getfixturevalue(f"_{request.param}_url")
 
 
+@pytest.mark.slow
 def test_api_conforms_and_never_5xx(fuzz_target, record_property):
     """Every operation of the served document, EXAMPLES generated requests each."""
     from hypothesis import given

@@ -180,6 +180,7 @@ _KILLED_WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_process_killed_between_store_and_commit(make_app, tmp_path, database_url):
     """A real process dies by SIGKILL with its files stored and its row uncommitted. What it
     left is an orphan folder and no row; the startup step (`hearteye serve` runs
