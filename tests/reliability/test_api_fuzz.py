@@ -1,6 +1,7 @@
-"""Issue 7, item 2: schemathesis against the served /openapi.json, authenticated, every
-operation: no 5xx and every documented response matches its schema. A fixed, small budget
-of examples per operation here; benchmarks/fuzz_api.py runs the long campaign."""
+"""The API keeps its documented contract: schemathesis against the served /openapi.json,
+authenticated, every operation: no 5xx and every documented response matches its schema. A
+fixed, small budget of examples per operation here; benchmarks/fuzz_api.py runs the long
+campaign."""
 
 from __future__ import annotations
 
