@@ -13,7 +13,7 @@ a configuration's rounds and the speed-up the median of the rounds' own ratios (
 of a round are seconds apart, so they share the machine's mood): a burst of load elsewhere on
 a small virtual machine does not decide a figure. Peak RSS is the largest of the rounds.
 Each run's output is deleted once measured, so dirty pages of earlier runs do not pile up.
-Goals (issue 3): peak RSS at 2,000 within 1.2x of 200; 2 workers >= 1.7x one worker; one
+Goals: peak RSS at 2,000 within 1.2x of 200; 2 workers >= 1.7x one worker; one
 worker >= 100 records/s.
 """
 
@@ -101,7 +101,7 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\ncpu count {os.cpu_count()}, load average now {load}; median rec/s and "
-        f"largest peak RSS of {args.repeat} rounds; goals per issue 3"
+        f"largest peak RSS of {args.repeat} rounds; goals as in the docstring"
     )
     print(f"{'measure':<42} {'value':>10} {'goal':>10}  ok")
     rows = [

@@ -38,3 +38,15 @@ def ludb_dir(shared_data: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"LUDB not found at {path}")
     return path
+
+
+def require_train(*modules: str) -> None:
+    """Skip the calling test, saying why, when a package of the ``[train]`` extra is missing.
+
+    Serving installs without it (no torch, no scikit-learn); the training and split tests then
+    skip instead of erroring.
+    """
+    for name in modules:
+        pytest.importorskip(
+            name, reason=f"{name} is missing: install the [train] extra (pip install -e '.[train]')"
+        )

@@ -277,7 +277,7 @@ def train_delineator(data, out, seed, threads, max_steps, max_minutes, augment) 
 )
 def evaluate_delineator(split_csv, model, out, card) -> None:
     """Per-lead LUDB protocol (150 ms and strict tolerances): writes JSON and the card table."""
-    from hearteye.delineate.evaluate import (
+    from hearteye.train.evaluate_delineator import (
         evaluate_model,
         markdown_table,
         update_model_card,

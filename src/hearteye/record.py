@@ -2,8 +2,9 @@
 
 Array convention, everywhere in HeartEye: ``signal[lead, sample]``, float32, millivolts.
 Readers convert to this at the boundary; nothing downstream re-checks units or axis order.
-Training arrays on disk (``X_data.npy``) are the one exception: they keep the seed's
-``(window, sample, lead)`` layout, and `hearteye.data.prepare` transposes when it writes them.
+Training arrays on disk (``X_data.npy``) are the one exception: they keep the original
+team's ``(window, sample, lead)`` layout, and `hearteye.data.prepare` transposes when it
+writes them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ STANDARD_LEADS: tuple[str, ...] = (
     "V5",
     "V6",
 )
-LIMB_LEADS: tuple[str, ...] = STANDARD_LEADS[:6]
 
 _CANONICAL = {name.lower(): name for name in STANDARD_LEADS}
 # Prefixes and suffixes that devices and converters wrap around a lead name ("ECG I",

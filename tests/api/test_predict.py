@@ -1,9 +1,7 @@
 """Uploads that go through the real `hearteye.analyze.analyze`, and everything after them:
 record shape, history, details, leads, plot (signed URL), notes, delete, per-user isolation,
 consistency under storage and database faults, S3, and the HTTP session against gunicorn.
-
-AWAITING ANALYZE: these tests fail with NotImplementedError (a 500) until `analyze` lands
-(issues 4 and 5). Nothing here fakes it.
+Nothing here fakes the analysis.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Issue 7, item 6: accounts and access. Builds on tests/api (test_auth.py has the bad-token,
-logout and rate-limit checks, test_predict.py the cross-user 404s, test_ecgs.py the size
-limit): here the same claims over more cases, counted, plus logs and headers."""
+"""Accounts and access: a user reaches only their own records, with a valid token. Builds on
+tests/api (test_auth.py has the bad-token, logout and rate-limit checks, test_predict.py the
+cross-user 404s, test_ecgs.py the size limit): here the same claims over more cases, counted,
+plus logs and headers."""
 
 from __future__ import annotations
 

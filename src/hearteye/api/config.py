@@ -163,7 +163,7 @@ class Settings:
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         )
         if env.get("SUPABASE_KEY") and not settings.s3_access_key_id:
-            # The seed talked to Supabase through its REST client with this key; the S3
+            # The original client reached Supabase through its REST API with this key; the S3
             # endpoint needs S3 access keys instead (Dashboard -> Storage -> S3 access keys).
             log.warning(
                 "SUPABASE_KEY is set but S3_ACCESS_KEY_ID is not: Supabase's S3 "

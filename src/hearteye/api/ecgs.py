@@ -27,8 +27,6 @@ from hearteye.api.schemas import (
 
 bp = APIBlueprint("ecgs", __name__, tag="ECGs")
 
-_FILE_ID = {"file_id": {"description": "the record's file_id"}}
-
 
 @bp.post("/predict")
 @jwt_required()
