@@ -48,10 +48,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from hearteye import __version__
 from hearteye.errors import HeartEyeError
 from hearteye.features import GLOBAL_MEASUREMENTS, MEASUREMENT_UNITS
 from hearteye.parallel import default_workers, run_ordered
+from hearteye.version import __version__
 
 log = logging.getLogger("hearteye.batch")
 

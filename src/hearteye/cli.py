@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from hearteye import __version__
 from hearteye.data import DATASETS
 from hearteye.errors import HeartEyeError
+from hearteye.version import __version__
 
 
 @click.group()

@@ -18,10 +18,10 @@ from flask import request, send_from_directory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from hearteye import __version__
 from hearteye.api import db
 from hearteye.api.config import Settings
 from hearteye.api.storage import Storage, make_storage
+from hearteye.version import __version__
 
 log = logging.getLogger("hearteye.api")
 

@@ -76,7 +76,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hearteye import __version__
 from hearteye.data.master import iter_master, scan_master
 from hearteye.data.worker import (
     INFO_COLUMNS,
@@ -90,6 +89,7 @@ from hearteye.data.worker import (
 from hearteye.errors import HeartEyeError
 from hearteye.parallel import run_tasks
 from hearteye.record import STANDARD_LEADS
+from hearteye.version import __version__
 
 log = logging.getLogger("hearteye.data.prepare")
 
