@@ -72,6 +72,29 @@ class Analysis:
             "analysed_seconds": self.analysed_seconds,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict, signal: np.ndarray) -> Analysis:
+        """The inverse of `to_dict`, given the samples it leaves out: ``signal[lead, sample]``
+        in mV at ``data["fs"]`` (a stored display signal may be shorter than the analysed
+        one). ``reasons`` and ``analysed_seconds`` may be absent (summaries stored before
+        they existed)."""
+        return cls(
+            record=data["record"],
+            fs=float(data["fs"]),
+            leads=tuple(data["leads"]),
+            signal=signal,
+            beats=data["beats"],
+            lead_beats=data["lead_beats"],
+            measurements=data["measurements"],
+            quality=data["quality"],
+            classification=data["classification"],
+            probability_abnormal=float(data["probability_abnormal"]),
+            model=data["model"],
+            delineator=data["delineator"],
+            reasons=data.get("reasons", []),
+            analysed_seconds=data.get("analysed_seconds"),
+        )
+
 
 @dataclass(frozen=True)
 class Measured:
