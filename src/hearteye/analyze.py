@@ -72,9 +72,32 @@ class Analysis:
             "analysed_seconds": self.analysed_seconds,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict, signal: np.ndarray) -> Analysis:
+        """The inverse of `to_dict`, given the samples it leaves out: ``signal[lead, sample]``
+        in mV at ``data["fs"]`` (a stored display signal may be shorter than the analysed
+        one). ``reasons`` and ``analysed_seconds`` may be absent (summaries stored before
+        they existed)."""
+        return cls(
+            record=data["record"],
+            fs=float(data["fs"]),
+            leads=tuple(data["leads"]),
+            signal=signal,
+            beats=data["beats"],
+            lead_beats=data["lead_beats"],
+            measurements=data["measurements"],
+            quality=data["quality"],
+            classification=data["classification"],
+            probability_abnormal=float(data["probability_abnormal"]),
+            model=data["model"],
+            delineator=data["delineator"],
+            reasons=data.get("reasons", []),
+            analysed_seconds=data.get("analysed_seconds"),
+        )
+
 
 @dataclass(frozen=True)
-class Measured:
+class MeasuredRecord:
     """The chain up to the measurements (everything but the verdict)."""
 
     record: Record
@@ -89,7 +112,7 @@ class Measured:
         return feature_vector(self.measurements, meta.age, meta.sex)
 
 
-def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured:
+def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> MeasuredRecord:
     """Quality flags, preprocessing, delineation and measurements for one record."""
     if record.duration < MIN_DURATION_S:
         raise InvalidRecordError(
@@ -111,7 +134,9 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
         record.meta.sex,
         uncalibrated=record.meta.uncalibrated_leads,
     )
-    return Measured(record, display.astype(np.float32), pp.fs, delineation, measurements, quality)
+    return MeasuredRecord(
+        record, display.astype(np.float32), pp.fs, delineation, measurements, quality
+    )
 
 
 def analyze(

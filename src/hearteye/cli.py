@@ -10,6 +10,7 @@ import click
 
 from hearteye.data import DATASETS
 from hearteye.errors import HeartEyeError
+from hearteye.jsonutil import json_safe
 from hearteye.version import __version__
 
 
@@ -26,17 +27,8 @@ def fail(err: HeartEyeError) -> None:
 
 
 def echo_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, allow_nan=False, default=_json_default))
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    """``obj`` as indented JSON, converted as the API converts it (`hearteye.jsonutil`)."""
+    click.echo(json.dumps(json_safe(obj), indent=2, allow_nan=False))
 
 
 @main.command()

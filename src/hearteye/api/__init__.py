@@ -186,21 +186,13 @@ def _services(settings: Settings) -> Services:
 
 
 def _extensions(app: APIFlask, settings: Settings) -> None:
-    from flask_cors import CORS
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
 
     from hearteye.api.auth import init_jwt
     from hearteye.api.errors import register_error_handlers
 
-    CORS(
-        app,
-        origins=list(settings.cors_origins),
-        expose_headers=["X-Total-Count"],
-        allow_headers=["Authorization", "Content-Type"],
-        supports_credentials=False,
-        max_age=600,
-    )
+    _cors(app, settings.cors_origins)
     init_jwt(app)
     limiter = Limiter(
         get_remote_address,
@@ -215,6 +207,32 @@ def _extensions(app: APIFlask, settings: Settings) -> None:
         "auth.login": settings.ratelimit_login,
         "auth.register": settings.ratelimit_register,
     }
+
+
+def _cors(app: APIFlask, origins: tuple[str, ...]) -> None:
+    """Cross-origin access for the listed origins only, with credentials: browser clients
+    that send them (axios ``withCredentials``, as the original React client does) are refused
+    by the browser unless the answer says ``Access-Control-Allow-Credentials: true``. A
+    wildcard (``*``, development only) never carries credentials: browsers refuse that
+    combination, and reflecting every origin with credentials would let any site call the
+    API in a signed-in user's name. Other origins get no CORS headers at all."""
+    from flask_cors import CORS
+
+    wildcard = "*" in origins
+    if wildcard:
+        log.warning(
+            "CORS_ORIGINS=*: any site may call the API, without credentials; a client that "
+            "sends credentials (withCredentials) needs its origin listed instead"
+        )
+    CORS(
+        app,
+        origins="*" if wildcard else list(origins),
+        send_wildcard=wildcard,  # a literal "*", not the caller's origin reflected
+        expose_headers=["X-Total-Count"],
+        allow_headers=["Authorization", "Content-Type"],
+        supports_credentials=not wildcard,
+        max_age=600,
+    )
 
 
 def _blueprints(app: APIFlask) -> None:

@@ -87,7 +87,7 @@ class Settings:
     secret_key: str = ""
     jwt_access_expires_s: int = 3600
     jwt_refresh_expires_s: int = 30 * 24 * 3600
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()  # with credentials; "*": any origin, without them
     redis_url: str = ""
     ratelimit_login: str = "10 per minute"
     ratelimit_register: str = "20 per hour"
