@@ -28,7 +28,7 @@ def test_clean_fixture_records_have_no_flags(fixtures_dir):
 @pytest.mark.slow
 def test_false_alarm_rate_on_all_of_ludb(ludb_dir):
     flagged = [p.stem for p in sorted(ludb_dir.glob("*.hea")) if assess(read_wfdb(p))]
-    # MeasuredRecord: LUDB has no disconnected leads; at most a couple of records may trip a flag.
+    # Measured: LUDB has no disconnected leads; at most a couple of records may trip a flag.
     assert len(flagged) <= 2, flagged
 
 
