@@ -280,3 +280,69 @@ def test_signup_validates_and_refuses_taken_names(client):
 def test_static_files_are_served(client, path):
     resp = client.get(path)
     assert resp.status_code == 200 and len(resp.data) > 500
+
+
+def test_sign_in_attempts_are_rate_limited(make_app):
+    client = make_app(ratelimit_login="3 per minute").test_client()
+    token = _csrf(client)
+    data = {"csrf_token": token, "username": "nobody", "password": "wrong password"}
+    assert [client.post("/signin", data=data).status_code for _ in range(3)] == [401] * 3
+    resp = client.post("/signin", data=data)
+    assert resp.status_code == 429 and resp.mimetype == "text/html"
+    assert "too many attempts" in resp.get_data(as_text=True)
+    assert client.get("/signin").status_code == 200  # reading the page is not limited
+
+
+def test_templates_and_static_files_are_package_data():
+    """A non-editable install ships exactly what is on disk: every template and static file
+    matches a package-data pattern of pyproject.toml."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["hearteye"]
+    package = root / "src" / "hearteye"
+    shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    web = package / "api" / "web"
+    on_disk = {p for d in ("templates", "static") for p in (web / d).rglob("*") if p.is_file()}
+    assert on_disk and on_disk <= shipped, sorted(str(p) for p in on_disk - shipped)
+
+
+def test_statements_and_device_measurements_render_when_the_summary_has_them(client):
+    """The places left for the interpretation and the device's measurements fill in from the
+    summary's keys, escaped, each statement coloured by its severity."""
+    from sqlalchemy import select
+
+    from hearteye.api import db
+    from hearteye.api.models import Ecg
+
+    token = _sign_in(client)
+    file_id = _upload(client, token)
+    page = client.get(f"/records/{file_id}").get_data(as_text=True)
+    assert "does not produce them yet" in page and "not read from this format yet" in page
+    with client.application.app_context():
+        s = db.session()
+        ecg = s.execute(select(Ecg).where(Ecg.file_id == file_id)).scalar_one()
+        ecg.summary = {
+            **ecg.summary,
+            "interpretation": {"overall": "Abnormal ECG <b>check</b>"},
+            "statements": [
+                {"code": "SB", "text": "Sinus bradycardia", "severity": "minor"},
+                {"code": "LVH", "text": "Left ventricular hypertrophy", "severity": "major"},
+                {"code": "X", "text": "odd", "severity": 'bad" onclick="x'},
+            ],
+            "device_measurements": {
+                "heart_rate": {"value": 46, "unit": "bpm", "low": 60, "high": 100, "flag": "low"},
+                "qrs_duration": {"value": 104, "unit": "ms"},
+            },
+        }
+        s.commit()
+    page = client.get(f"/records/{file_id}").get_data(as_text=True)
+    assert "Abnormal ECG &lt;b&gt;check&lt;/b&gt;" in page
+    assert 'class="severity severity-minor"' in page and "Sinus bradycardia" in page
+    assert 'class="severity severity-major"' in page and "Left ventricular hypertrophy" in page
+    assert "onclick" not in page and "severity-info" in page  # an odd severity is neutralised
+    device = page.split('id="device-heading"')[1].split("</section>")[0]
+    assert "Heart rate" in device and ">46<" in device and "60 – 100" in device
+    assert "QRS duration" in device and ">104<" in device

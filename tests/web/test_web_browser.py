@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -20,6 +21,7 @@ LAPTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 768, "height": 1024}
 XSS_NAME = "<img src=x onerror=alert(1)>"
 PASSWORD = "a long enough password"
+PERCENT = re.compile(r"Uploading… (\d+) %$")
 
 
 class Session:
@@ -118,6 +120,10 @@ def _result_checks(page, patient: str) -> None:
     assert width > 1000, width
 
 
+def _beat_number(page) -> int:
+    return int(re.search(r"Beat\s+(\d+) of", page.locator("#beat-info").inner_text()).group(1))
+
+
 def _go(page, role: str, name: str) -> None:
     """Click a link or button that loads a new page, and wait for that page."""
     with page.expect_navigation():
@@ -171,6 +177,14 @@ def test_whole_session_in_chromium(browser, server, screenshots):
     page.locator("#lead-canvas").click(position={"x": box["width"] * 0.3, "y": box["height"] / 2})
     info = page.locator("#beat-info").inner_text()
     assert "QRS duration" in info and " ms" in info, info
+    # The viewer works from the keyboard too: focus the trace, step to a beat, zoom out.
+    page.locator("#lead-canvas").focus()
+    page.keyboard.press("Home")
+    before = _beat_number(page)
+    page.keyboard.press("]")
+    assert _beat_number(page) == before + 1
+    page.keyboard.press("-")
+    assert "from 0.0 to 10.0 s" in page.locator("#lead-canvas").get_attribute("aria-label")
     s.check("04-result-zip")
     result_url = page.url
 
@@ -183,13 +197,34 @@ def test_whole_session_in_chromium(browser, server, screenshots):
     assert page.locator("img[src='x']").count() == 0  # ... never as markup
     s.check("05-result-hea-dat")
 
-    # 3. An EDF (LUDB record 119, a normal ECG), dropped on the drop zone.
+    # 3. An EDF (LUDB record 119, a normal ECG), dropped on the drop zone, sent over a slow
+    # link so that the progress bar has something to show: "Uploading... n %", "Analysing...".
     _go(page, "link", "Upload")
     _fill_patient(page, "Edgar Edf", "40", "M")
     _drop_file(page, FIXTURES / "edf" / "ludb_119.edf")
     assert "ludb_119.edf" in page.locator("#file-list").inner_text()
-    timings["edf_drop"] = _submit_and_open(s)
+    labels: list[str] = []
+    page.expose_function("reportProgress", lambda text: labels.append(text))  # survives reloads
+    page.evaluate(
+        """() => { const label = document.getElementById("progress-label");
+        new MutationObserver(() => window.reportProgress(label.textContent))
+            .observe(label, {childList: true, characterData: true, subtree: true}); }"""
+    )
+    cdp = context.new_cdp_session(page)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 64_000},
+    )
+    _submit_and_open(s)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     _result_checks(page, "Edgar Edf")
+    percents = [int(m.group(1)) for m in map(PERCENT.match, labels) if m]
+    assert any(0 < p < 100 for p in percents), labels
+    assert percents == sorted(percents) and "Analysing…" in labels, labels
+    assert labels.index("Analysing…") > labels.index(f"Uploading… {percents[-1]} %"), labels
 
     # 4. A file that is no ECG: the service's message, as written, next to the file.
     _go(page, "link", "Upload")
