@@ -4,6 +4,7 @@ access between users, and that the JSON API still takes only its bearer tokens."
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from pathlib import Path
@@ -346,3 +347,16 @@ def test_statements_and_device_measurements_render_when_the_summary_has_them(cli
     device = page.split('id="device-heading"')[1].split("</section>")[0]
     assert "Heart rate" in device and ">46<" in device and "60 – 100" in device
     assert "QRS duration" in device and ">104<" in device
+
+
+def test_too_large_upload_is_refused_with_the_limit(make_app):
+    client = make_app(max_upload_mb=1).test_client()
+    token = _sign_in(client)
+    big = b"\0" * (2 << 20)
+    resp = client.post(
+        "/upload",
+        data={"csrf_token": token, "patient_name": "x", "file": [(io.BytesIO(big), "a.edf")]},
+        headers={**XHR, "X-CSRF-Token": token},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 413 and "exceeds 1 MiB" in resp.json["error"]
