@@ -236,7 +236,7 @@ def _cors(app: APIFlask, origins: tuple[str, ...]) -> None:
 
 
 def _blueprints(app: APIFlask) -> None:
-    from hearteye.api import auth, ecgs, health
+    from hearteye.api import auth, ecgs, health, web
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(ecgs.bp)
@@ -244,6 +244,7 @@ def _blueprints(app: APIFlask) -> None:
     limiter = app.extensions["hearteye_limiter"]
     for endpoint, limit in app.extensions["hearteye_limits"].items():
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+    web.init_app(app)  # the clinicians' pages at /
 
 
 def _security_headers(resp):

@@ -106,6 +106,7 @@ class Settings:
     trusted_proxies: int = 0
     leads_max_seconds: int = 60
     analyze_max_seconds: int = 300  # longer uploads: the first 5 min are analysed (flagged)
+    web_session_s: int = 8 * 3600  # the web app's sign-in lasts one shift, then expires
     orphan_grace_s: int = 900
     auto_migrate: bool = True
     log_level: str = "INFO"
@@ -158,6 +159,7 @@ class Settings:
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0),
             leads_max_seconds=_int(env, "LEADS_MAX_SECONDS", 60, 1),
             analyze_max_seconds=_int(env, "ANALYZE_MAX_SECONDS", 300, 10),
+            web_session_s=_int(env, "WEB_SESSION_SECONDS", 8 * 3600, 60),
             orphan_grace_s=_int(env, "ORPHAN_GRACE_SECONDS", 900, 0),
             auto_migrate=_bool(env.get("DB_AUTO_MIGRATE"), True),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),

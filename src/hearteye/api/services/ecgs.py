@@ -269,7 +269,7 @@ def ecg_by_file_id(file_id: str) -> Ecg:
     return ecg
 
 
-def _history_query(user: User, search: str) -> Select:
+def history_query(user: User, search: str) -> Select:
     """The user's records matching ``search`` (patient name or file id, a literal substring,
     case-insensitive), without their summaries (lists never show them; loaded on access)."""
     query = select(Ecg).where(Ecg.user_id == user.id).options(defer(Ecg.summary))
@@ -296,7 +296,7 @@ def _count(session: Session, query: Select) -> int:
 def history(user: User, search: str, page: int, per_page: int) -> tuple[list[Ecg], int]:
     """One page of the user's records, newest first, and how many match in all."""
     s = db.session()
-    query = _history_query(user, search)
+    query = history_query(user, search)
     total = _count(s, query)
     rows = s.execute(_newest_first(query).offset((page - 1) * per_page).limit(per_page))
     return list(rows.scalars().all()), total
@@ -315,7 +315,7 @@ class HistoryStream:
     def __init__(self, user: User, search: str):
         self._session: Session = _services().sessions()
         try:
-            query = _history_query(user, search)
+            query = history_query(user, search)
             self.total = _count(self._session, query)
             result = self._session.execute(
                 _newest_first(query).execution_options(yield_per=HISTORY_BATCH)
