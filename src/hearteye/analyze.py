@@ -184,6 +184,13 @@ def _round(v: float) -> float | None:
     return None if math.isnan(v) else round(float(v), 4)
 
 
+def load_models(model: str | None = None) -> None:
+    """Load the delineator and the classifier ``model`` into this process (cached), as a
+    server worker does at start and a batch run before it forks its workers."""
+    get_delineator()
+    get_classifier().load(model)
+
+
 def delineator_version() -> str:
     """Name and version of the delineation model in use (from its ONNX metadata)."""
     return get_delineator().version

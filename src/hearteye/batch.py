@@ -48,6 +48,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hearteye.analyze import load_models
 from hearteye.errors import HeartEyeError
 from hearteye.features import GLOBAL_MEASUREMENTS, MEASUREMENT_UNITS
 from hearteye.parallel import default_workers, run_ordered
@@ -378,7 +379,7 @@ def analyze_many(
 
 
 def _run(inputs, workers, scheduler, options, work_dir, progress, shard_size: int):
-    _load_models(options)  # once, before forking: every worker starts with them
+    load_models(options.model)  # once, before forking: every worker starts with them
     store = _Store(Path(work_dir), fingerprint(options)) if work_dir is not None else None
     done = 0
 
@@ -403,14 +404,6 @@ def _run(inputs, workers, scheduler, options, work_dir, progress, shard_size: in
     if store is not None:
         store.forget_unused()
     log.info("analysed %d records", done)
-
-
-def _load_models(options: BatchOptions) -> None:
-    from hearteye.classify import get_classifier
-    from hearteye.delineate.runtime import get_delineator
-
-    get_delineator()
-    get_classifier()
 
 
 def count_records(inputs: Iterable[str | Path]) -> int:
@@ -442,7 +435,7 @@ def run_batch(
 
     total = count_records(inputs)
     counts = {"records": 0, "ok": 0, "error": 0}
-    _load_models(options)  # before the clock: the run's time is the records' time
+    load_models(options.model)  # before the clock: the run's time is the records' time
     started = time.perf_counter()
     with (
         tqdm(
