@@ -218,11 +218,12 @@ def _extensions(app: APIFlask, settings: Settings) -> None:
 
 
 def _blueprints(app: APIFlask) -> None:
-    from hearteye.api import auth, ecgs, health
+    from hearteye.api import auth, ecgs, exports, health
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(ecgs.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(exports.bp)
     limiter = app.extensions["hearteye_limiter"]
     for endpoint, limit in app.extensions["hearteye_limits"].items():
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
