@@ -252,3 +252,14 @@ def test_same_analysis_same_bytes_and_bad_paper(ludb1):
     assert render_pdf(ludb1) == render_pdf(ludb1)
     with pytest.raises(ValueError, match="paper"):
         render_pdf(ludb1, paper="a3")
+
+
+def test_concurrent_renders_are_identical(ludb1):
+    """The service renders in threads: each page is its own figure, nothing shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"Patient {i}" for i in range(4)]
+    alone = [render_pdf(ludb1, patient={"name": n}) for n in names]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda n: render_pdf(ludb1, patient={"name": n}), names))
+    assert together == alone
