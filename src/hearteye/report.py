@@ -257,22 +257,27 @@ def _header(fig, layout, analysis: Analysis, who: Patient, acquired, uploaded) -
         if whole and float(whole) > float(seconds) + 0.5:
             acq += f" of {float(whole):.0f} s"
     lines.append(acq)
-    for i, line in enumerate(lines):
-        _text(fig, layout, x, y + 6.0 + i * _LINE_MM, line)
+    _block(fig, layout, x, y + 6.0, lines)
 
 
 def _measurements(fig, layout, analysis: Analysis) -> None:
     x, y = layout.left + 78.0, _TOP_MM
     _text(fig, layout, x, y + 1.0, "Measurements", weight="bold")
-    for i, km in enumerate(KEY_MEASUREMENTS):
+    values, flags = [], []
+    for km in KEY_MEASUREMENTS:
         m = value_of(analysis, km.name)
-        row_y = y + 5.0 + i * _LINE_MM
-        _text(fig, layout, x, row_y, km.label)
-        value = "—" if m is None else f"{m['value']:.0f} {km.unit}".replace(" °", "°")
-        flag = {"high": "H", "low": "L"}.get((m or {}).get("flag") or "")
-        _text(fig, layout, x + 32.0, row_y, value, ha="right")
-        if flag:
-            _text(fig, layout, x + 34.0, row_y, flag, color=_RED, weight="bold")
+        values.append("—" if m is None else f"{m['value']:.0f} {km.unit}".replace(" °", "°"))
+        flags.append({"high": "H", "low": "L"}.get((m or {}).get("flag") or "", " "))
+    # One text per column (not per cell): text layout is most of a page's drawing time.
+    _block(fig, layout, x, y + 5.0, [km.label for km in KEY_MEASUREMENTS])
+    _block(fig, layout, x + 32.0, y + 5.0, values, ha="right", multialignment="right")
+    _block(fig, layout, x + 34.0, y + 5.0, flags, color=_RED, weight="bold")
+
+
+def _block(fig, layout, x_mm: float, y_mm: float, lines: list[str], **kw) -> None:
+    """Lines of 8 pt text, one `_LINE_MM` apart, as one text object."""
+    spacing = _LINE_MM / (8 * 25.4 / 72)
+    _text(fig, layout, x_mm, y_mm, "\n".join(lines), linespacing=spacing, **kw)
 
 
 def _interpretation(fig, layout, analysis: Analysis, confirmation: Confirmation | None) -> None:
