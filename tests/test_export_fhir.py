@@ -110,14 +110,13 @@ def test_waveform_sampled_data_holds_the_samples_in_microvolts(edf):
 
 
 def test_statements_are_snomed_conclusions_and_confirmation_finalises(edf):
-    rich = Interpreted(
-        **edf.__dict__,
-        statements=[
-            {"code": "CLBBB", "snomed": "733534002", "text": "Left bundle branch block"},
-            {"code": "XYZ", "snomed": None, "text": "A statement without a concept"},
-        ],
-        interpretation={"overall": "Abnormal ECG", "severity": "abnormal", "alerts": []},
-    )
+    statements = [
+        {"code": "CLBBB", "snomed": "733534002", "text": "Left bundle branch block"},
+        {"code": "XYZ", "snomed": None, "text": "A statement without a concept"},
+    ]
+    overall = {"overall": "Abnormal ECG", "severity": "abnormal", "alerts": []}
+    # dict merge: works before and after `Analysis` itself has these fields
+    rich = Interpreted(**{**edf.__dict__, "statements": statements, "interpretation": overall})
     bundle = to_fhir_bundle(
         rich, record_id="r", confirmation={"by": "Dr. A. Meyer", "at": "2026-11-29T10:12:00Z"}
     )
@@ -160,3 +159,19 @@ def test_ptbxl_record(shared_data):
     analysis = analyze(read_record(path))
     model = _validated(to_fhir_bundle(analysis, record_id="ptbxl-1"))
     assert len(_by_type(model, "Observation")) == len(LOINC) + 1
+
+
+@dataclass(frozen=True)
+class Statement:
+    code: str
+    snomed: str | None
+    text: str
+    category: str = "conduction"
+    severity: str = "abnormal"
+    evidence: dict = field(default_factory=dict)
+
+
+def test_statements_held_as_dataclasses_are_read_too(edf):
+    rich = Interpreted(**{**edf.__dict__, "statements": [Statement("CRBBB", "713427006", "RBBB")]})
+    (report,) = _by_type(_validated(to_fhir_bundle(rich, record_id="r")), "DiagnosticReport")
+    assert report.conclusionCode[0].coding[0].code == "713427006"

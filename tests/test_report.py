@@ -36,6 +36,11 @@ class Interpreted(Analysis):
     interpretation: dict | None = None
 
 
+def interpreted(analysis: Analysis, **extra) -> Interpreted:
+    # Works before and after `Analysis` itself has these fields.
+    return Interpreted(**{**analysis.__dict__, **extra})
+
+
 STATEMENTS = [
     {
         "code": "SBRAD",
@@ -199,8 +204,8 @@ def test_letter_paper(ludb1):
 
 
 def test_statements_interpretation_and_confirmation_are_printed(ludb1):
-    rich = Interpreted(
-        **ludb1.__dict__,
+    rich = interpreted(
+        ludb1,
         statements=STATEMENTS,
         interpretation={
             "overall": "Abnormal ECG",
@@ -226,7 +231,7 @@ def test_statements_interpretation_and_confirmation_are_printed(ludb1):
 
 def test_many_statements_fit_in_two_columns(ludb1):
     many = [dict(STATEMENTS[0], text=f"Statement number {i}") for i in range(30)]
-    text = _text(render_pdf(Interpreted(**ludb1.__dict__, statements=many)))
+    text = _text(render_pdf(interpreted(ludb1, statements=many)))
     assert "Statement number 0" in text and "Statement number 9" in text
     assert "more" in text  # the rest is counted, not drawn over the ECG
 

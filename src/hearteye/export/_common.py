@@ -13,6 +13,7 @@ UCUM ``deg`` and the heart rate in ``/min`` (UCUM has no "beat").
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,18 +116,29 @@ def value_of(analysis: Analysis, name: str) -> dict | None:
     return {**m, "value": float(v)}
 
 
+def _plain(obj) -> dict | None:
+    """A statement or interpretation as a dict, whether the analysis holds dicts or frozen
+    dataclasses (with or without ``to_dict``)."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if hasattr(obj, "to_dict"):
+        return dict(obj.to_dict())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return None
+
+
 def statements_of(analysis: Analysis) -> list[dict]:
     """The diagnostic statements (``code, snomed, text, category, severity, evidence``) of an
     analysis that has them; an empty list otherwise."""
-    return [s for s in (getattr(analysis, "statements", None) or []) if isinstance(s, Mapping)]
+    out = (_plain(s) for s in (getattr(analysis, "statements", None) or []))
+    return [s for s in out if s]
 
 
 def interpretation_of(analysis: Analysis) -> dict | None:
     """``{overall, severity, alerts}`` when the analysis has an interpretation."""
-    it = getattr(analysis, "interpretation", None)
-    if isinstance(it, Mapping) and it.get("overall"):
-        return dict(it)
-    return None
+    it = _plain(getattr(analysis, "interpretation", None))
+    return it if it and it.get("overall") else None
 
 
 def alert_texts(interpretation: Mapping | None) -> list[str]:
