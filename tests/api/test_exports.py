@@ -85,3 +85,38 @@ def test_history_export_streams_every_page_and_filters(client, auth, monkeypatch
         "Anna Jones",
         "Anna Smith",
     ]
+
+
+def test_history_export_memory_stays_flat(app, client, auth, database_url):
+    """Streaming 400 records takes no more memory than streaming 100: rows are fetched a
+    page at a time and written as they come (measured with tracemalloc, on SQLite only)."""
+    import tracemalloc
+
+    from sqlalchemy import insert, select
+
+    from hearteye.api.models import Ecg
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("measured once, on SQLite")
+    fid = _upload(client, auth, [zipped(ludb_files("1"))])
+    engine = app.extensions["hearteye"].engine
+    with engine.begin() as conn:
+        row = dict(conn.execute(select(Ecg.__table__).where(Ecg.file_id == fid)).mappings().one())
+        row.pop("id")
+        copies = [
+            {**row, "file_id": f"copy{i:05d}", "patient_name": f"P {i:03d}"} for i in range(399)
+        ]
+        conn.execute(insert(Ecg.__table__), copies)
+
+    def peak(search: str) -> tuple[int, int]:
+        tracemalloc.start()
+        resp = client.get(f"/history/export.csv?search={search}", headers=auth)
+        lines = sum(chunk.count(b"\n") for chunk in resp.response)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return lines - 1, top
+
+    few, few_peak = peak("P 1")  # P 100 to P 199
+    every, every_peak = peak("")
+    assert (few, every) == (100, 400)
+    assert every_peak < 1.5 * few_peak
