@@ -9,7 +9,9 @@ unformatted text, so a PACS viewer shows them beside the traces) and SOP Common.
 Samples: the analysed display signal (band-passed, 500 Hz) as signed 16-bit integers in
 microvolts (channel sensitivity 1 uV, correction factor 1, baseline 0), one multiplex group of
 all leads. 1 uV is finer than any resting-ECG cart records (LUDB: 0.5-1.5 uV per step), and
-the service keeps its display copy at exactly this resolution, so nothing is lost. The IOD
+the service keeps its display copy at exactly this resolution, so nothing is lost (16 bits
+hold +-32.767 mV; no ECG reaches that, and a sample beyond it, which the quality check
+already flags as implausible_amplitude, is clipped). The IOD
 allows at most 16,384 samples per channel (32.8 s at 500 Hz) and 13 channels: a longer
 analysis is cut to its first 16,384 samples, and the `cut` attribute of the result says so.
 
