@@ -522,5 +522,81 @@ def evaluate_classifier(work, models, card) -> None:
     click.echo(table)
 
 
+def _analyse_file(path: str, notch: str):
+    from hearteye.analyze import analyze as run_analysis
+    from hearteye.io import read_record
+
+    try:
+        return run_analysis(read_record(path), notch_hz=None if notch == "none" else float(notch))
+    except HeartEyeError as err:
+        fail(err)
+
+
+_NOTCH = click.option(
+    "--notch",
+    type=click.Choice(["50", "60", "none"]),
+    default="50",
+    show_default=True,
+    help="Mains frequency to remove.",
+)
+_PATIENT = click.option("--patient-name", default=None, help="Name printed on the report.")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="PDF file.")
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
+@_PATIENT
+@_NOTCH
+def report(path: str, out: str, paper: str, patient_name: str | None, notch: str) -> None:
+    """Analyse one ECG and write its one-page PDF report (12 leads at 25 mm/s, 10 mm/mV)."""
+    from hearteye.report import render_pdf
+
+    analysis = _analyse_file(path, notch)
+    Path(out).write_bytes(render_pdf(analysis, patient={"name": patient_name}, paper=paper))
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--fhir", type=click.Path(dir_okay=False), help="Write a FHIR R4 Bundle (JSON).")
+@click.option("--dicom", type=click.Path(dir_okay=False), help="Write a DICOM 12-lead ECG.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Measurements as CSV.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Measurements as JSON.")
+@_PATIENT
+@_NOTCH
+def export(path, fhir, dicom, csv_out, json_out, patient_name, notch) -> None:
+    """Analyse one ECG and export it: FHIR R4, DICOM waveform, measurements CSV / JSON (any
+    of them in one run)."""
+    if not any((fhir, dicom, csv_out, json_out)):
+        raise click.UsageError("give at least one of --fhir, --dicom, --csv, --json")
+    from hearteye.export import csv as csv_export
+    from hearteye.export.dicom import to_dicom
+    from hearteye.export.fhir import to_fhir_bundle
+
+    analysis = _analyse_file(path, notch)
+    patient = {"name": patient_name}
+    record_id = Path(path).name
+    if fhir:
+        bundle = to_fhir_bundle(analysis, record_id=record_id, patient=patient)
+        Path(fhir).write_text(json.dumps(bundle, indent=1, allow_nan=False))
+        click.echo(f"wrote {fhir}")
+    if dicom:
+        try:
+            out = to_dicom(analysis, record_id=record_id, patient=patient)
+        except HeartEyeError as err:
+            fail(err)
+        Path(dicom).write_bytes(out.data)
+        cut = f" (first {out.n_samples} samples per lead: the IOD's limit)" if out.cut else ""
+        click.echo(f"wrote {dicom}{cut}")
+    if csv_out:
+        Path(csv_out).write_text(csv_export.measurements_csv(analysis), newline="")
+        click.echo(f"wrote {csv_out}")
+    if json_out:
+        text = json.dumps(json_safe(csv_export.measurements_json(analysis)), indent=2)
+        Path(json_out).write_text(text)
+        click.echo(f"wrote {json_out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

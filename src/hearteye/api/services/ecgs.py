@@ -49,6 +49,9 @@ from hearteye.record import Record
 log = logging.getLogger("hearteye.api")
 
 HISTORY_BATCH = 200
+# Rows per fetch when the summaries come too (an export): a summary is ~13 KB per 10 s
+# analysed, so 50 of them keep a streaming response's memory under a megabyte.
+SUMMARY_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -269,10 +272,13 @@ def ecg_by_file_id(file_id: str) -> Ecg:
     return ecg
 
 
-def history_query(user: User, search: str) -> Select:
+def history_query(user: User, search: str, with_summary: bool = False) -> Select:
     """The user's records matching ``search`` (patient name or file id, a literal substring,
-    case-insensitive), without their summaries (lists never show them; loaded on access)."""
-    query = select(Ecg).where(Ecg.user_id == user.id).options(defer(Ecg.summary))
+    case-insensitive), without their summaries unless ``with_summary`` (lists never show
+    them; an export that does loads them in the same query rather than one by one)."""
+    query = select(Ecg).where(Ecg.user_id == user.id)
+    if not with_summary:
+        query = query.options(defer(Ecg.summary))
     term = search.strip()
     if term:
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -312,13 +318,15 @@ class HistoryStream:
     (a streamed response calls it when the server closes it, even if never iterated).
     """
 
-    def __init__(self, user: User, search: str):
+    def __init__(self, user: User, search: str, with_summary: bool = False):
         self._session: Session = _services().sessions()
         try:
-            query = history_query(user, search)
+            query = history_query(user, search, with_summary)
             self.total = _count(self._session, query)
             result = self._session.execute(
-                _newest_first(query).execution_options(yield_per=HISTORY_BATCH)
+                _newest_first(query).execution_options(
+                    yield_per=SUMMARY_BATCH if with_summary else HISTORY_BATCH
+                )
             )
             self._rows = iter(result.scalars())
         except BaseException:
@@ -335,9 +343,9 @@ class HistoryStream:
         self._session.close()  # idempotent
 
 
-def stream_history(user: User, search: str) -> HistoryStream:
+def stream_history(user: User, search: str, with_summary: bool = False) -> HistoryStream:
     """The user's whole matching history, read in batches (see `HistoryStream`)."""
-    return HistoryStream(user, search)
+    return HistoryStream(user, search, with_summary)
 
 
 # -------------------------------------------------------------------------------- write
