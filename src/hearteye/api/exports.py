@@ -2,9 +2,9 @@
 measurements as CSV, and the whole history as CSV.
 
 Each route finds the record through the record service (another user's record answers 404
-exactly like a missing one), rebuilds its `Analysis` from what was stored, and hands it to
-`hearteye.report` / `hearteye.export`; nothing here measures or draws. Responses carry patient
-data: they are ``Cache-Control: no-store`` and sent as attachments.
+exactly like a missing one) and hands it to `hearteye.api.services.exports`, which builds the
+file from the stored analysis (the web app's download links use the same); nothing here
+measures or draws.
 
 The history export streams the user's records from the record service in batches (summaries
 included, `SUMMARY_BATCH` at a time), so memory stays flat however long the history is.
@@ -12,22 +12,19 @@ included, `SUMMARY_BATCH` at a time), so memory stays flat however long the hist
 
 from __future__ import annotations
 
-import json
-
 from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, String
 from apiflask.validators import Length, OneOf
-from flask import Response, stream_with_context
+from flask import stream_with_context
 from flask_jwt_extended import current_user, jwt_required
 from marshmallow import EXCLUDE, ValidationError
 
 from hearteye.api.auth import BEARER
 from hearteye.api.schemas import RecordOut
 from hearteye.api.services import ecgs
+from hearteye.api.services import exports as files
 from hearteye.export import csv as csv_export
-from hearteye.export.dicom import to_dicom
-from hearteye.export.fhir import to_fhir_bundle
-from hearteye.report import PAPERS, render_pdf
+from hearteye.report import PAPERS
 
 bp = APIBlueprint("exports", __name__, tag="Exports")
 
@@ -70,17 +67,6 @@ def _binary(media_type: str, description: str) -> dict:
     }
 
 
-def _attachment(body, media_type: str, filename: str) -> Response:
-    resp = Response(body, mimetype=media_type)
-    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def _patient(ecg) -> dict:
-    return {"name": ecg.patient_name, "age": ecg.age, "gender": ecg.gender}
-
-
 @bp.get("/ecg/<file_id>/report.pdf")
 @jwt_required()
 @bp.input(ReportQuery, location="query", arg_name="query")
@@ -91,14 +77,7 @@ def _patient(ecg) -> dict:
 def report_pdf(file_id, query):
     """The printable report: patient, measurements, interpretation, review status and the
     12 leads at 25 mm/s and 10 mm/mV on a true-scale grid (one page, vector PDF)."""
-    ecg = ecgs.find(current_user, file_id)
-    pdf = render_pdf(
-        ecgs.stored_analysis(ecg),
-        patient=_patient(ecg),
-        paper=query["paper"],
-        uploaded=ecg.upload_date,
-    )
-    return _attachment(pdf, "application/pdf", f"ecg-{file_id}.pdf")
+    return files.report_pdf(ecgs.find(current_user, file_id), query["paper"])
 
 
 @bp.get("/ecg/<file_id>/fhir")
@@ -117,16 +96,7 @@ def report_pdf(file_id, query):
 )
 def fhir(file_id, query):
     """The record as an HL7 FHIR R4 Bundle for the electronic health record."""
-    ecg = ecgs.find(current_user, file_id)
-    bundle = to_fhir_bundle(
-        ecgs.stored_analysis(ecg),
-        record_id=ecg.file_id,
-        patient=_patient(ecg),
-        issued=ecg.upload_date,
-        waveform=query["waveform"],
-    )
-    body = json.dumps(bundle, separators=(",", ":"), allow_nan=False)
-    return _attachment(body, "application/fhir+json", f"ecg-{file_id}.fhir.json")
+    return files.fhir_bundle(ecgs.find(current_user, file_id), query["waveform"])
 
 
 @bp.get("/ecg/<file_id>/dicom")
@@ -141,11 +111,7 @@ def fhir(file_id, query):
 def dicom(file_id):
     """The record as a DICOM 12-lead ECG waveform for PACS (samples in microvolts, at most
     16,384 per lead as the IOD allows; `X-HeartEye-Truncated: true` when cut)."""
-    ecg = ecgs.find(current_user, file_id)
-    out = to_dicom(ecgs.stored_analysis(ecg), record_id=ecg.file_id, patient=_patient(ecg))
-    resp = _attachment(out.data, "application/dicom", f"ecg-{file_id}.dcm")
-    resp.headers["X-HeartEye-Truncated"] = "true" if out.cut else "false"
-    return resp
+    return files.dicom_waveform(ecgs.find(current_user, file_id))
 
 
 @bp.get("/ecg/<file_id>/measurements.csv")
@@ -163,9 +129,7 @@ def dicom(file_id):
 )
 def measurements_csv(file_id):
     """Every measurement of the record as CSV."""
-    ecg = ecgs.find(current_user, file_id)
-    body = csv_export.measurements_csv(ecgs.stored_analysis(ecg))
-    return _attachment(body, "text/csv; charset=utf-8", f"ecg-{file_id}-measurements.csv")
+    return files.measurements_csv(ecgs.find(current_user, file_id))
 
 
 @bp.get("/history/export.csv")
@@ -187,7 +151,7 @@ def history_export(query):
     shape = RecordOut()
     stream = ecgs.stream_history(user, query["search"], with_summary=True)
     rows = (csv_export.history_row(shape.dump(ecg), ecg.summary) for ecg in stream)
-    return _attachment(
+    return files.attachment(
         stream_with_context(csv_export.history_csv(rows)),
         "text/csv; charset=utf-8",
         "hearteye-history.csv",
