@@ -43,8 +43,8 @@ def _json_default(obj):
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(path: str, as_json: bool) -> None:
-    """Show what was read from PATH (.hea, .edf or .zip): rate, leads, samples, duration,
-    units, lead ranges and quality flags."""
+    """Show what was read from PATH (any format HeartEye reads, or a .zip holding one
+    record): format, rate, leads, samples, duration, units, lead ranges and quality flags."""
     from hearteye.io import read_record
     from hearteye.io.describe import describe_record, format_description
 
@@ -346,7 +346,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 def analyze(
     path: str, as_json: bool, model: str | None, notch: str, max_seconds: float | None
 ) -> None:
-    """Read, clean, delineate, measure and classify one ECG (.hea, .edf or .zip)."""
+    """Read, clean, delineate, measure and classify one ECG (any format HeartEye reads)."""
     from hearteye.analyze import analyze as run_analysis
     from hearteye.io import ReadLimits, read_record
 

@@ -64,6 +64,9 @@ class RecordMeta:
     # The whole recording's length when the reader decoded only its start
     # (`ReadLimits.max_seconds`); None when the signal holds all of it.
     recording_duration_s: float | None = None
+    # The name of the format the reader decoded ("wfdb", "edf", ...: `hearteye.io.registry`),
+    # so nothing downstream guesses it from a file name.
+    format: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -137,6 +140,7 @@ class Record:
         return {
             "record_name": m.record_name,
             "source": m.source,
+            "format": m.format,
             "fs": float(self.fs),
             "original_fs": m.original_fs,
             "n_leads": self.n_leads,

@@ -95,7 +95,7 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
         else None
     )
     summary = json_safe(analysis.to_dict())
-    upload, content_type, source_name = _original(files)
+    upload, content_type, source_name = _original(files, record.meta.source)
     file_id = new_file_id()
     keys = ecg_keys(file_id)
     row = _row(user, form, record, analysis, summary, file_id, source_name, content_type)
@@ -149,8 +149,9 @@ def _gender(form: PatientForm, record: Record) -> str | None:
     return form.gender or (record.meta.sex if record.meta.sex in ("M", "F") else None)
 
 
-def _original(files: list[tuple[str, bytes]]) -> tuple[bytes, str, str]:
-    """The upload as sent: one file as is; several zipped together (each byte-identical)."""
+def _original(files: list[tuple[str, bytes]], main: str | None) -> tuple[bytes, str, str]:
+    """The upload as sent: one file as is; several zipped together (each byte-identical),
+    named after the file the record was read from (``main``)."""
     names = [_display_name(name) for name, _ in files]
     if len(files) == 1:
         name, data = names[0], files[0][1]
@@ -161,8 +162,7 @@ def _original(files: list[tuple[str, bytes]]) -> tuple[bytes, str, str]:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, (_, data) in zip(names, files, strict=True):
             zf.writestr(name, data)
-    main = next((n for n in names if n.lower().endswith(".hea")), names[0])
-    return buf.getvalue(), "application/zip", main
+    return buf.getvalue(), "application/zip", main if main in names else names[0]
 
 
 def _display_name(name: str) -> str:
@@ -182,7 +182,6 @@ def _row(
 ) -> Ecg:
     glob = summary.get("measurements", {}).get("global", {})
     p_abn = float(analysis.probability_abnormal)
-    source = (record.meta.source or source_name).lower()
     return Ecg(
         file_id=file_id,
         user_id=user.id,
@@ -192,7 +191,7 @@ def _row(
         notes=form.notes,
         upload_date=utcnow(),
         source_name=source_name,
-        source_format="edf" if source.endswith((".edf", ".bdf")) else "wfdb",
+        source_format=record.meta.format,
         upload_content_type=content_type,
         fs=float(record.fs),
         n_leads=record.n_leads,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -41,6 +42,17 @@ class ReadLimits:
     # Decode only the first this many seconds (the files are still checked whole); the
     # Record's meta then gives the whole recording's length. None: decode everything.
     max_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of an upload or archive: its plain name, its size, and its bytes on demand
+    (a zip entry is decompressed, through a bounded read, only when `load` is called, so a
+    reader can check sizes first)."""
+
+    name: str
+    size: int
+    load: Callable[[], bytes]
 
 
 def mv_scale(unit: str | None) -> float | None:

@@ -13,10 +13,8 @@ def describe_record(record: Record) -> dict:
     """`Record.summary()` plus each lead's min, max and mean in mV (None when all NaN)."""
     out = record.summary()
     out["lead_stats"] = {name: _stats(record.signal[i]) for i, name in enumerate(record.leads)}
-    extra = {k: v for k, v in record.meta.extra.items() if k != "format"}
-    out["format"] = record.meta.extra.get("format")
-    if extra:
-        out["notes"] = extra
+    if record.meta.extra:
+        out["notes"] = dict(record.meta.extra)
     return out
 
 

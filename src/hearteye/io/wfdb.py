@@ -28,6 +28,7 @@ from wfdb.io import header as wfdb_header
 
 from hearteye.errors import HeartEyeError, InvalidRecordError
 from hearteye.io._common import (
+    Member,
     ReadLimits,
     check_lead_count,
     check_length,
@@ -39,7 +40,11 @@ from hearteye.io._common import (
 )
 from hearteye.record import Record, RecordMeta, normalise_lead_name
 
+FORMAT = "wfdb"
 _DEFAULT_LIMITS = ReadLimits()
+# A header's first line that is not a comment: record name[/segments], signal count, then
+# optionally rate, length, time and date ("1 12 500 5000").
+_RECORD_LINE = re.compile(rb"^[A-Za-z0-9_.~+-]+(?:/\d+)?[ \t]+\d+(?:[ \t]|$)")
 _UNCOMPRESSED = set(wfdb_signal.ALIGNED_FMTS) | set(wfdb_signal.UNALIGNED_FMTS)
 _COMPRESSED = set(wfdb_signal.COMPRESSED_FMTS)
 # Signal file names must be plain names in the header's folder: WFDB allows no paths here,
@@ -82,6 +87,31 @@ class WfdbHeader:
 
 
 # ---------------------------------------------------------------------------- public API
+
+
+def looks_like_wfdb_header(head: bytes) -> bool:
+    """Text (no NUL byte) whose first line that is not a comment is a WFDB record line."""
+    if b"\0" in head[:1024]:
+        return False
+    for line in head.splitlines()[:64]:
+        text = line.strip()
+        if text and not text.startswith(b"#"):
+            return bool(_RECORD_LINE.match(text))
+    return False
+
+
+def read_wfdb_member(main: Member, siblings: Mapping[str, Member], limits: ReadLimits) -> Record:
+    """Read a WFDB record that arrived in an upload: ``main`` is the header, ``siblings`` the
+    files in its folder. The declared sizes are checked before anything is decompressed, so
+    a header naming a missing or oversized signal file is refused without reading it."""
+    _check_header_size(main.size, main.name, limits)
+    raw = main.load()
+    hdr = parse_header(raw, main.name, limits)
+    declared = {n: (siblings[n].size if n in siblings else None) for n in hdr.files}
+    check_signal_files(hdr, declared, main.name, limits)
+    files = {main.name: raw}
+    files.update({n: siblings[n].load() for n in hdr.files})
+    return read_wfdb_files(files, main.name, limits)
 
 
 def read_wfdb(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
@@ -522,7 +552,6 @@ def _meta(hdr: WfdbHeader, source: str, keep: list[int]) -> RecordMeta:
     dropped = [hdr.signals[i]["name"] for i in range(len(hdr.signals)) if i not in keep]
     if dropped:
         extra["dropped_channels"] = dropped
-    extra["format"] = "wfdb"
     return RecordMeta(
         age=age,
         sex=sex,
@@ -534,6 +563,7 @@ def _meta(hdr: WfdbHeader, source: str, keep: list[int]) -> RecordMeta:
         recording_duration_s=None
         if hdr.recording_frames is None
         else hdr.recording_frames / hdr.fs,
+        format=FORMAT,
         extra=extra,
     )
 
