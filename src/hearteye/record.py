@@ -67,6 +67,13 @@ class RecordMeta:
     # The name of the format the reader decoded ("wfdb", "edf", ...: `hearteye.io.registry`),
     # so nothing downstream guesses it from a file name.
     format: str | None = None
+    acquired_at: str | None = None  # ISO 8601, as the file states it
+    # The recording device's own findings, as the file states them (cart exports): program
+    # name and version, "measurements" and "statements" (with confirmation status).
+    device: dict | None = None
+    # Personal data: kept for the one use that needs it (the API fills an empty patient name
+    # from it), never in repr (so never in a log line) and never in `Record.summary`.
+    patient_name: str | None = field(default=None, repr=False)
     extra: dict = field(default_factory=dict)
 
 
@@ -153,4 +160,14 @@ class Record:
             "age": m.age,
             "sex": m.sex,
             "diagnoses": list(m.diagnoses),
+            "acquired_at": m.acquired_at,
+            "device": _device_summary(m.device),
+            "device_measurements": (m.device or {}).get("measurements"),
+            "device_statements": (m.device or {}).get("statements"),
         }
+
+
+def _device_summary(device: dict | None) -> dict | None:
+    if not device:
+        return None
+    return {k: device.get(k) for k in ("manufacturer", "model", "software_version", "program")}

@@ -44,6 +44,7 @@ def format_description(desc: dict) -> str:
     ]
     if desc["diagnoses"]:
         lines.append("diagnoses  " + "; ".join(desc["diagnoses"]))
+    lines.extend(_device_lines(desc))
     for key, value in (desc.get("notes") or {}).items():
         lines.append(f"note       {key}: {value}")
     lines.append("lead       min mV    max mV")
@@ -54,6 +55,27 @@ def format_description(desc: dict) -> str:
         )
     lines.extend(_quality_lines(desc.get("quality")))
     return "\n".join(lines)
+
+
+def _device_lines(desc: dict) -> list[str]:
+    """The recording device's own findings, as its file states them."""
+    device = desc.get("device")
+    if not device:
+        return []
+    program = device.get("program") or {}
+    lines = [
+        f"device     {device.get('model') or '?'} ({device.get('manufacturer') or '?'}), "
+        f"program {program.get('name') or '?'} {program.get('version') or ''}".rstrip()
+    ]
+    found = (desc.get("device_measurements") or {}).get("global") or {}
+    if found:
+        shown = [f"{k} {v['value']:g} {v['unit']}" for k, v in found.items()]
+        lines.append("device says " + ", ".join(shown))
+    stmts = desc.get("device_statements") or {}
+    if stmts.get("statements"):
+        lines.append(f"statements ({stmts.get('status')}): ")
+        lines[-1] += "; ".join(s["text"] for s in stmts["statements"])
+    return lines
 
 
 def _quality_lines(flags) -> list[str]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hearteye.io import edf, wfdb
+from hearteye.io import aecg, dicom, edf, muse, philips, scp, wfdb
 from hearteye.io._common import Member, ReadLimits
 from hearteye.record import Record
 
@@ -70,6 +70,37 @@ FORMATS: tuple[Format, ...] = (
         edf.looks_like_edf,
         edf.read_edf,
         edf.read_edf_member,
+    ),
+    Format(
+        dicom.FORMAT,
+        "DICOM ECG waveform (.dcm)",
+        (".dcm",),
+        dicom.looks_like_dicom,
+        dicom.read_dicom,
+        dicom.read_dicom_member,
+    ),
+    Format(
+        scp.FORMAT,
+        "SCP-ECG (.scp)",
+        (".scp",),
+        scp.looks_like_scp,
+        scp.read_scp,
+        scp.read_scp_member,
+    ),
+    # XML formats: recognised by their root element only, since .xml means several vendors.
+    Format(
+        muse.FORMAT, "GE MUSE XML", (), muse.looks_like_muse, muse.read_muse, muse.read_muse_member
+    ),
+    Format(
+        philips.FORMAT,
+        "Philips XML",
+        (),
+        philips.looks_like_philips,
+        philips.read_philips,
+        philips.read_philips_member,
+    ),
+    Format(
+        aecg.FORMAT, "HL7 aECG XML", (), aecg.looks_like_aecg, aecg.read_aecg, aecg.read_aecg_member
     ),
     # Last: its content test (a text line) is the loosest.
     Format(

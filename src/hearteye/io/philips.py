@@ -1,0 +1,154 @@
+"""Philips XML (SierraECG 1.03, PhilipsECG 1.04: PageWriter, HeartStart, TraceMasterVue,
+IntelliSpace ECG), recognised by its root element ``restingecgdata`` (UTF-8 or UTF-16).
+
+The waveforms are base64 text, usually XLI-compressed: per lead an LZW stream (10-bit codes)
+of second differences; XLI also stores III, aVR, aVL and aVF as residuals that the decoder
+rebuilds from I and II. Decoded by `ecgdatakit` (its XLI codec agrees with `sierraecg`, the
+reference implementation, on every staged file; the tests show it).
+
+Neither decoder bounds what LZW may expand to: a few MB of codes can stand for gigabytes
+(10-bit codes of a 1022-entry dictionary expand up to ~600-fold). So before decoding, this
+module walks the XLI chunks itself, through an LZW decoder that stops at
+`ReadLimits.max_decompression_ratio` times the chunk's size and at
+`ReadLimits.max_decoded_bytes` in all (real chunks expand 2-4-fold), and counts the chunks
+against the declared lead count. The measurements, statements (with their edited flags) and
+the confirmation status go to ``meta.device``; see `hearteye.io._cart`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from hearteye.errors import InvalidRecordError
+from hearteye.io._cart import CartFormat, decode, read_from_member, read_from_path, to_record
+from hearteye.io._common import Member, ReadLimits
+from hearteye.io._xml import check_xml, root_element
+from hearteye.record import Record
+
+FORMAT = "philips_xml"
+_DEFAULT_LIMITS = ReadLimits()
+_WAVES = re.compile(r"<parsedwaveforms\b([^>]*)>([^<]*)<", re.IGNORECASE)
+_ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_CHUNK_HEADER = 8
+
+
+def _parser():
+    from ecgdatakit.parsing.parsers.sierra_xml import SierraXMLParser
+
+    return SierraXMLParser()
+
+
+CART = CartFormat(FORMAT, "Philips XML", ".xml", _parser)
+
+
+def looks_like_philips(head: bytes) -> bool:
+    return root_element(head) == "restingecgdata"
+
+
+def read_philips_bytes(
+    data: bytes, source: str = "upload.xml", limits: ReadLimits = _DEFAULT_LIMITS
+) -> Record:
+    check_xml(data, source, CART.label)
+    check_xli(data, source, limits)
+    return to_record(decode(data, source, CART, limits), source, CART, limits)
+
+
+def read_philips(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
+    return read_from_path(path, limits, CART, read_philips_bytes)
+
+
+def read_philips_member(main: Member, siblings: Mapping[str, Member], limits: ReadLimits) -> Record:
+    return read_from_member(main, limits, CART, read_philips_bytes)
+
+
+# ---------------------------------------------------------------------------- XLI bounds
+
+
+def check_xli(data: bytes, source: str, limits: ReadLimits) -> None:
+    """Walk the XLI chunks with bounded LZW before the decoder expands them unbounded."""
+    found = _WAVES.search(_text(data))
+    if found is None:
+        return  # no waveform: the decoder says so with its own error
+    attrs = {k.lower(): v for k, v in _ATTR.findall(found.group(1))}
+    method = attrs.get("compression") or attrs.get("compressmethod") or ""
+    if method.upper() != "XLI":
+        return
+    raw = _base64(found.group(2), source)
+    chunks = _chunks(raw, source, limits)
+    declared = attrs.get("numberofleads")
+    if declared and declared.isdigit() and len(chunks) < int(declared):
+        raise InvalidRecordError(
+            f"{source}: the waveform declares {declared} leads but its XLI data holds "
+            f"{len(chunks)}; the lead count disagrees with the data",
+            code="lead_count_mismatch",
+        )
+    budget = limits.max_decoded_bytes
+    for i, chunk in enumerate(chunks):
+        cap = min(budget, int(limits.max_decompression_ratio * max(len(chunk), 64)))
+        budget -= _bounded_lzw_size(chunk, cap, source, i)
+
+
+def _text(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8", errors="replace")
+
+
+def _base64(text: str, source: str) -> bytes:
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRecordError(
+            f"{source}: the waveform's base64 text is broken (truncated or with foreign "
+            "characters); export the file again",
+            code="invalid_base64",
+        ) from None
+
+
+def _chunks(raw: bytes, source: str, limits: ReadLimits) -> list[bytes]:
+    chunks, pos = [], 0
+    while pos < len(raw):
+        size = int.from_bytes(raw[pos : pos + 4], "little", signed=True)
+        if pos + _CHUNK_HEADER > len(raw) or size <= 0 or size > len(raw) - pos - _CHUNK_HEADER:
+            raise InvalidRecordError(
+                f"{source}: XLI chunk {len(chunks) + 1} declares {size} bytes but "
+                f"{max(0, len(raw) - pos - _CHUNK_HEADER)} follow; the waveform is truncated",
+                code="xli_truncated",
+            )
+        chunks.append(raw[pos + _CHUNK_HEADER : pos + _CHUNK_HEADER + size])
+        pos += _CHUNK_HEADER + size
+        if len(chunks) > 2 * limits.max_leads:
+            raise InvalidRecordError(
+                f"{source}: the XLI data holds more than {2 * limits.max_leads} chunks",
+                code="too_many_leads",
+            )
+    return chunks
+
+
+def _bounded_lzw_size(chunk: bytes, cap: int, source: str, index: int) -> int:
+    """Bytes the chunk's LZW stream expands to; refused as soon as it passes ``cap``."""
+    from ecgdatakit.exceptions import ECGDataKitError
+    from ecgdatakit.parsing.codecs.lzw import LzwDecoder
+
+    lzw = LzwDecoder(chunk, bits=10)
+    total = 0
+    try:
+        while data := lzw._read_next_string():
+            total += len(data)
+            if total > cap:
+                raise InvalidRecordError(
+                    f"{source}: XLI chunk {index + 1} expands past {cap} bytes from "
+                    f"{len(chunk)} (an ECG lead expands 2-4-fold); this looks like a "
+                    "decompression bomb",
+                    code="xli_decompression_bomb",
+                    details={"compressed_bytes": len(chunk), "limit_bytes": cap},
+                )
+    except ECGDataKitError:
+        raise InvalidRecordError(
+            f"{source}: XLI chunk {index + 1} is not a valid LZW stream", code="xli_corrupt"
+        ) from None
+    return total
