@@ -33,6 +33,7 @@ from hearteye.api import db
 from hearteye.api.errors import ecg_not_found
 from hearteye.api.models import Ecg, User, utcnow
 from hearteye.api.storage import NotFoundInStorage, Storage, StorageError, ecg_keys
+from hearteye.errors import HeartEyeError
 from hearteye.io import ReadLimits, UploadLimits, parse_upload
 from hearteye.plot import render_png
 from hearteye.record import Record
@@ -76,7 +77,8 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
             read=ReadLimits(max_seconds=svc.settings.analyze_max_seconds),
         ),
     )
-    record = _with_patient(record, form)
+    form = _name_from_file(form, record, svc.settings.patient_from_file)
+    record = _with_patient(record, form, svc.settings.patient_from_file)
     # A long upload (a Holter) is stored whole, but only its start is analysed: a 24 h
     # 2-lead record analysed whole takes ~4 GB and minutes, past the worker timeout.
     analysis = analyze(record, max_seconds=svc.settings.analyze_max_seconds)
@@ -128,9 +130,23 @@ def _discard(storage: Storage, file_id: str) -> None:
         log.warning("could not remove the files of failed upload %s; reconcile will", file_id)
 
 
-def _with_patient(record: Record, form: PatientForm) -> Record:
-    """The form's age and sex are what the clinician entered: they win over the file's."""
-    meta = record.meta
+def _name_from_file(form: PatientForm, record: Record, allowed: bool) -> PatientForm:
+    """The form's patient name, else (if ``allowed``) the file's; never logged."""
+    if form.patient_name:
+        return form
+    name = (record.meta.patient_name or "").strip()[:200] if allowed else ""
+    if not name:
+        raise HeartEyeError(
+            "the form gives no patient name and the file names none; enter the patient's name",
+            code="patient_name_required",
+        )
+    return replace(form, patient_name=name)
+
+
+def _with_patient(record: Record, form: PatientForm, from_file: bool = True) -> Record:
+    """The form's age and sex are what the clinician entered: they win over the file's, which
+    are dropped when ``from_file`` is off."""
+    meta = record.meta if from_file else replace(record.meta, age=None, sex=None)
     if form.age is not None:
         meta = replace(meta, age=float(form.age))
     if form.gender in ("M", "F"):
