@@ -88,14 +88,30 @@ def decode(data: bytes, source: str, fmt: CartFormat, limits: ReadLimits):
         except ChecksumError:
             raise _checksum_error(source, fmt) from None
         except (ECGDataKitError, ValueError, KeyError, IndexError, TypeError) as err:
+            text = _clean(err, tmp)
             raise InvalidRecordError(
                 f"{source}: the {fmt.label} file is damaged or not as its standard says "
-                f"({_clean(err, tmp)}); export it again from the cart or its system",
-                code=f"corrupt_{fmt.name}",
+                f"({text}); export it again from the cart or its system",
+                code=_code_for(text, fmt),
             ) from None
     if any("CRC" in str(w.message) or "checksum" in str(w.message).lower() for w in caught):
         raise _checksum_error(source, fmt)
     return parsed
+
+
+# What the decoder's messages name, as HeartEye's codes (pinned decoder; the hostile corpus
+# fails if a message changes, rather than a code silently widening).
+_DECODER_CODES = (
+    ("Base64", "invalid_base64"),
+    ("LeadSampleCountTotal", "sample_count_mismatch"),
+    ("LeadByteCountTotal", "sample_count_mismatch"),
+    ("Malformed XML", "malformed_xml"),
+    ("entity declarations", "xml_entity_declaration"),
+)
+
+
+def _code_for(message: str, fmt: CartFormat) -> str:
+    return next((c for key, c in _DECODER_CODES if key in message), f"corrupt_{fmt.name}")
 
 
 def _checksum_error(source: str, fmt: CartFormat) -> InvalidRecordError:

@@ -22,6 +22,7 @@ _SKIP = re.compile(
     r"\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]*\[.*?\])?[^>]*>", re.DOTALL | re.IGNORECASE
 )
 _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_DOCTYPE = re.compile(r"<!DOCTYPE\s+([A-Za-z_][\w.:-]*)", re.IGNORECASE)
 _ENTITY = re.compile(r"<!ENTITY\b([^>]*)", re.IGNORECASE)
 _EXTERNAL = re.compile(r"\b(SYSTEM|PUBLIC)\b", re.IGNORECASE)
 
@@ -47,6 +48,8 @@ def split_prolog(text: str) -> tuple[str, str | None]:
             break
         pos = m.end()
     root = _ROOT.match(text, pos)
+    if root is None:  # a prolog longer than we look at: the doctype names the root
+        root = _DOCTYPE.search(text)
     return text[:pos], (root.group(1).rsplit(":", 1)[-1] if root else None)
 
 
@@ -58,22 +61,29 @@ def root_element(head: bytes) -> str | None:
     return root
 
 
+def _entity_kind(declarations: str) -> tuple[str, str]:
+    """The worst of the declared entities: external, nested, or plain."""
+    if _EXTERNAL.search(declarations):
+        return "an external entity (a way to read files or URLs: XXE)", "xml_external_entity"
+    if "&" in declarations:
+        return (
+            "entities built from other entities (a billion-laughs expansion)",
+            "xml_nested_entities",
+        )
+    return "an entity (a way to blow a small file up by repetition)", "xml_entity_declaration"
+
+
 def check_xml(data: bytes, source: str, label: str) -> None:
     """Refuse entity declarations and an unreadable prolog before any XML parser runs."""
     text = decode_head(data)
     prolog, root = split_prolog(text)
-    entity = _ENTITY.search(text[: len(prolog) + 1] if root else text)
-    if entity:
-        external = bool(_EXTERNAL.search(entity.group(1)))
+    entities = _ENTITY.findall(text[: max(len(prolog), 1) + 1] if prolog else text)
+    if entities:
+        kind, code = _entity_kind(" ".join(entities))
         raise InvalidRecordError(
-            f"{source}: the {label} document declares "
-            + (
-                "an external entity (a way to read files or URLs: XXE)"
-                if external
-                else "an entity (a way to expand a small file into gigabytes)"
-            )
-            + "; ECG exports declare none. Export the file again from the cart",
-            code="xml_external_entity" if external else "xml_entity_declaration",
+            f"{source}: the {label} document declares {kind}; ECG exports declare none. "
+            "Export the file again from the cart",
+            code=code,
         )
     if root is None:
         raise InvalidRecordError(

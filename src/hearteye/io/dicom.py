@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hearteye.errors import InvalidRecordError
+from hearteye.errors import HeartEyeError, InvalidRecordError
 from hearteye.io._cart import (
     CartFormat,
     assemble,
@@ -49,6 +49,7 @@ _ECG_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.9.1.3",
 }
 _BITS = {8: 1, 16: 2, 32: 4}
+_INTERPRETATIONS = {8: ("SB", "UB", "MB", "AB"), 16: ("SS", "US"), 32: ("SL", "UL")}
 _MIN_PADDING_S = 0.1  # a trailing run of the padding value this long is padding
 
 
@@ -64,9 +65,18 @@ def read_dicom_bytes(
 ) -> Record:
     check_document_size(len(data), source, CART, limits)
     ds = _dataset(data, source)
-    index = check_waveforms(ds, source, limits)
-    names, rows, units, fs = _rhythm(ds, index, source)
-    return assemble(names, rows, units, fs, _findings(ds, source), source, CART, limits)
+    try:
+        index = check_waveforms(ds, source, limits)
+        names, rows, units, fs = _rhythm(ds, index, source)
+        parsed = _findings(ds, source)
+    except HeartEyeError:
+        raise
+    except Exception:  # pydicom converts elements lazily: a damaged one fails on first use
+        raise InvalidRecordError(
+            f"{source}: the DICOM ECG holds a damaged element; export it again",
+            code="corrupt_dicom_ecg",
+        ) from None
+    return assemble(names, rows, units, fs, parsed, source, CART, limits)
 
 
 def read_dicom(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
@@ -187,6 +197,11 @@ def _findings(ds, source: str):
 
 def _dataset(data: bytes, source: str):
     import pydicom
+    import pydicom.config
+
+    # pydicom's read-time validation warns *and logs* each odd value, quoting it: a patient's
+    # name among them. Values are kept as they are; nothing about them reaches a log.
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
 
     try:
         with warnings.catch_warnings():
@@ -215,6 +230,13 @@ def _check_group(group, index: int, source: str, limits: ReadLimits) -> None:
     check_lead_count(channels, limits, where)
     check_rate(fs, limits, where)
     check_length(channels, samples, fs, limits, where)
+    if str(group.get("WaveformSampleInterpretation", "SS")) not in _INTERPRETATIONS.get(bits, ()):
+        raise InvalidRecordError(
+            f"{where}: {bits}-bit samples interpreted as "
+            f"{group.get('WaveformSampleInterpretation')!s:.8}; DICOM defines SS/US (16 bit), "
+            "SB/UB/MB/AB (8 bit), SL/UL (32 bit)",
+            code="dicom_bad_waveform_attributes",
+        )
     if bits not in _BITS:
         raise InvalidRecordError(
             f"{where}: {bits} bits per sample; DICOM ECGs use 8, 16 or 32",
