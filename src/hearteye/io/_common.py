@@ -42,11 +42,9 @@ class ReadLimits:
     # One cart export (XML, DICOM, SCP-ECG): a 10 s 12-lead file is 20 to 600 kB; 16 MiB
     # admits a 5 min full-disclosure export and refuses a document bomb unread.
     max_document_bytes: int = 16 * 1_048_576
-    # Decompressed waveform bytes per document (Philips XLI, base64): 64 MiB is 2.8 M 16-bit
-    # samples per lead for 12 leads, 90 min at 500 Hz.
+    # Decompressed waveform bytes per document (Philips XLI): 64 MiB is 2.8 M 16-bit samples
+    # per lead for 12 leads, 90 min at 500 Hz. Each lead is also held to its declared length.
     max_decoded_bytes: int = 64 * 1_048_576
-    # XLI (LZW) output per compressed byte: real files expand 2-4x; a bomb expands 100x+.
-    max_decompression_ratio: float = 50.0
     # Decode only the first this many seconds (the files are still checked whole); the
     # Record's meta then gives the whole recording's length. None: decode everything.
     max_seconds: float | None = None

@@ -7,11 +7,12 @@ rebuilds from I and II. Decoded by `ecgdatakit` (its XLI codec agrees with `sier
 reference implementation, on every staged file; the tests show it).
 
 Neither decoder bounds what LZW may expand to: a few MB of codes can stand for gigabytes
-(10-bit codes of a 1022-entry dictionary expand up to ~600-fold). So before decoding, this
-module walks the XLI chunks itself, through an LZW decoder that stops at
-`ReadLimits.max_decompression_ratio` times the chunk's size and at
-`ReadLimits.max_decoded_bytes` in all (real chunks expand 2-4-fold), and counts the chunks
-against the declared lead count. The measurements, statements (with their edited flags) and
+(10-bit codes of a 1022-entry dictionary expand up to ~600-fold). A fixed ratio cannot tell
+a bomb from a lead: the staged files' chunks expand 3.7- to 40-fold (a flat lead the most,
+and a flat lead of a longer recording further still). So before decoding, this module walks
+the XLI chunks itself, through the decoder's LZW string reader, and stops each chunk at
+twice the bytes its declared duration and rate need (plus 4 kB), and all of them at
+`ReadLimits.max_decoded_bytes`; it also counts the chunks against the declared lead count. The measurements, statements (with their edited flags) and
 the confirmation status go to ``meta.device``; see `hearteye.io._cart`.
 """
 
@@ -33,6 +34,7 @@ FORMAT = "philips_xml"
 _DEFAULT_LIMITS = ReadLimits()
 _WAVES = re.compile(r"<parsedwaveforms\b([^>]*)>([^<]*)<", re.IGNORECASE)
 _ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_RATE = re.compile(r"<samplingrate>\s*(\d+)", re.IGNORECASE)
 _CHUNK_HEADER = 8
 
 
@@ -86,10 +88,31 @@ def check_xli(data: bytes, source: str, limits: ReadLimits) -> None:
             f"{len(chunks)}; the lead count disagrees with the data",
             code="lead_count_mismatch",
         )
+    per_lead = _declared_lead_bytes(attrs, found.string)
     budget = limits.max_decoded_bytes
     for i, chunk in enumerate(chunks):
-        cap = min(budget, int(limits.max_decompression_ratio * max(len(chunk), 64)))
+        cap = min(budget, 2 * per_lead + 4096)
         budget -= _bounded_lzw_size(chunk, cap, source, i)
+
+
+def _declared_lead_bytes(attrs: dict, text: str) -> int:
+    """Bytes one lead's 16-bit samples take, from the declared duration and rate (the rate
+    from the signal characteristics in SierraECG 1.03; 1 kHz, the highest a Philips cart
+    records, when neither states it)."""
+    duration_ms = _number(attrs.get("durationperchannel")) or 0.0
+    rate = _number(attrs.get("samplespersecond"))
+    if rate is None:
+        m = _RATE.search(text)
+        rate = _number(m.group(1)) if m else None
+    return int(duration_ms / 1000 * (rate or 1000.0) * 2)
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 < value < 1e7 else None
 
 
 def _text(data: bytes) -> str:
@@ -142,8 +165,8 @@ def _bounded_lzw_size(chunk: bytes, cap: int, source: str, index: int) -> int:
             if total > cap:
                 raise InvalidRecordError(
                     f"{source}: XLI chunk {index + 1} expands past {cap} bytes from "
-                    f"{len(chunk)} (an ECG lead expands 2-4-fold); this looks like a "
-                    "decompression bomb",
+                    f"{len(chunk)}, more than its declared duration and rate need; this looks "
+                    "like a decompression bomb",
                     code="xli_decompression_bomb",
                     details={"compressed_bytes": len(chunk), "limit_bytes": cap},
                 )
