@@ -193,3 +193,36 @@ def test_patient_name_is_kept_but_never_shown_in_repr_or_summary(formats_dir):
     assert rec.meta.patient_name and "ZZDEMOPTONLY" in rec.meta.patient_name.upper()
     assert rec.meta.patient_name not in repr(rec.meta)
     assert rec.meta.patient_name not in str(rec.summary())
+
+
+CLI_FILES = {
+    "ge_muse_xml": "ge_muse_xml/musePHI_muse_ecg1_paced.xml",
+    "philips_xml": "philips_sierra_xml/129DYPRG.XML",
+    "hl7_aecg": "hl7_aecg/HL7_aECG_official_Example.xml",
+    "dicom_ecg": "dicom_ecg/mortara_eli250_anonymous_ecg.dcm",
+    "scp_ecg": "scp_ecg/welchallyn_cardiocontrol_ECG_20170504.SCP",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(CLI_FILES))
+def test_cli_analyses_each_cart_format_end_to_end(formats_dir, fmt):
+    import json
+
+    from click.testing import CliRunner
+
+    from hearteye.cli import main
+
+    path = str(formats_dir / CLI_FILES[fmt])
+    runner = CliRunner()
+    out = runner.invoke(main, ["analyze", "--json", path])
+    assert out.exit_code == 0, out.output
+    analysis = json.loads(out.output)
+    assert analysis["record"]["format"] == fmt and len(analysis["leads"]) == 12
+    assert analysis["record"]["device_measurements"]["global"]
+    assert analysis["measurements"]["global"]["heart_rate"]["value"] > 20
+    info = json.loads(runner.invoke(main, ["info", "--json", path]).output)
+    assert info["device_statements"]["program"] == info["device_measurements"]["program"]
+    if fmt == "ge_muse_xml":
+        out = runner.invoke(main, ["delineate", "--json", path])
+        assert out.exit_code == 0, out.output
+        assert json.loads(out.output)

@@ -10,10 +10,11 @@ Neither decoder bounds what LZW may expand to: a few MB of codes can stand for g
 (10-bit codes of a 1022-entry dictionary expand up to ~600-fold). A fixed ratio cannot tell
 a bomb from a lead: the staged files' chunks expand 3.7- to 40-fold (a flat lead the most,
 and a flat lead of a longer recording further still). So before decoding, this module walks
-the XLI chunks itself, through the decoder's LZW string reader, and stops each chunk at
-twice the bytes its declared duration and rate need (plus 4 kB), and all of them at
-`ReadLimits.max_decoded_bytes`; it also counts the chunks against the declared lead count. The measurements, statements (with their edited flags) and
-the confirmation status go to ``meta.device``; see `hearteye.io._cart`.
+the XLI chunks itself, counting what each LZW code expands to without expanding it, and
+stops each chunk at twice the bytes its declared duration and rate need (plus 4 kB), and all
+of them at `ReadLimits.max_decoded_bytes`; it also counts the chunks against the declared
+lead count. The measurements, statements (with their edited flags) and the confirmation
+status go to ``meta.device``; see `hearteye.io._cart`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import binascii
 import re
 from collections.abc import Mapping
 from pathlib import Path
+
+import numpy as np
 
 from hearteye.errors import InvalidRecordError
 from hearteye.io._cart import CartFormat, decode, read_from_member, read_from_path, to_record
@@ -36,6 +39,7 @@ _WAVES = re.compile(r"<parsedwaveforms\b([^>]*)>([^<]*)<", re.IGNORECASE)
 _ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _RATE = re.compile(r"<samplingrate>\s*(\d+)", re.IGNORECASE)
 _CHUNK_HEADER = 8
+_LAST_CODE = 1022  # (1 << 10) - 2: the dictionary's last entry; a larger code ends the stream
 
 
 def _parser():
@@ -153,25 +157,38 @@ def _chunks(raw: bytes, source: str, limits: ReadLimits) -> list[bytes]:
 
 
 def _bounded_lzw_size(chunk: bytes, cap: int, source: str, index: int) -> int:
-    """Bytes the chunk's LZW stream expands to; refused as soon as it passes ``cap``."""
-    from ecgdatakit.exceptions import ECGDataKitError
-    from ecgdatakit.parsing.codecs.lzw import LzwDecoder
+    """Bytes the chunk's LZW stream expands to, counted without expanding it; refused as
+    soon as it passes ``cap``.
 
-    lzw = LzwDecoder(chunk, bits=10)
+    XLI's LZW (10-bit codes, MSB first, codes 256-1022 added one per code after the first,
+    1023 ends the stream) lets lengths be counted alone: the entry made at position j + 1
+    is the output at j plus one byte, so a code c >= 256 at position i outputs
+    ``length[c - 256] + 1`` bytes, and must name an entry already made (c - 256 < i).
+    """
+    bits = np.unpackbits(np.frombuffer(chunk, dtype=np.uint8))
+    n = bits.size // 10
+    codes = bits[: n * 10].reshape(n, 10) @ (1 << np.arange(9, -1, -1))
+    lengths: list[int] = []
     total = 0
-    try:
-        while data := lzw._read_next_string():
-            total += len(data)
-            if total > cap:
-                raise InvalidRecordError(
-                    f"{source}: XLI chunk {index + 1} expands past {cap} bytes from "
-                    f"{len(chunk)}, more than its declared duration and rate need; this looks "
-                    "like a decompression bomb",
-                    code="xli_decompression_bomb",
-                    details={"compressed_bytes": len(chunk), "limit_bytes": cap},
-                )
-    except ECGDataKitError:
-        raise InvalidRecordError(
-            f"{source}: XLI chunk {index + 1} is not a valid LZW stream", code="xli_corrupt"
-        ) from None
+    for i, code in enumerate(codes.tolist()):
+        if code > _LAST_CODE:
+            break
+        if code < 256:
+            size = 1
+        elif code - 256 < i:
+            size = lengths[code - 256] + 1
+        else:
+            raise InvalidRecordError(
+                f"{source}: XLI chunk {index + 1} is not a valid LZW stream", code="xli_corrupt"
+            )
+        lengths.append(size)
+        total += size
+        if total > cap:
+            raise InvalidRecordError(
+                f"{source}: XLI chunk {index + 1} expands past {cap} bytes from "
+                f"{len(chunk)}, more than its declared duration and rate need; this looks "
+                "like a decompression bomb",
+                code="xli_decompression_bomb",
+                details={"compressed_bytes": len(chunk), "limit_bytes": cap},
+            )
     return total
