@@ -226,3 +226,17 @@ def test_cli_analyses_each_cart_format_end_to_end(formats_dir, fmt):
         out = runner.invoke(main, ["delineate", "--json", path])
         assert out.exit_code == 0, out.output
         assert json.loads(out.output)
+
+
+def test_reading_logs_and_prints_no_patient_data(formats_dir, caplog, capfd):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    names = []
+    for name in STAGED:
+        rec = read_record(formats_dir / name)
+        names += [p for p in (rec.meta.patient_name or "").split() if len(p) > 3]
+    out, err = capfd.readouterr()
+    assert names  # the files do name patients
+    for part in names:
+        assert part not in caplog.text and part not in out and part not in err

@@ -100,3 +100,11 @@ def test_every_record_names_its_format_in_meta_and_summary():
         rec = read_record(path)
         assert rec.meta.format == fmt
         assert rec.summary()["format"] == fmt
+
+
+def test_a_note_that_starts_like_a_record_line_is_not_a_header():
+    files = [(n, (FIXTURES / "ludb" / n).read_bytes()) for n in ("1.hea", "1.dat")]
+    note = ("notes.txt", b"Patient 12 years old\nreferred by Dr X\n")
+    rec = parse_upload([("a.zip", make_zip(files + [note]))])
+    _same(rec, read_wfdb(HEA))
+    assert identify("notes.txt", note[1]) is None

@@ -45,6 +45,8 @@ _DEFAULT_LIMITS = ReadLimits()
 # A header's first line that is not a comment: record name[/segments], signal count, then
 # optionally rate, length, time and date ("1 12 500 5000").
 _RECORD_LINE = re.compile(rb"^[A-Za-z0-9_.~+-]+(?:/\d+)?[ \t]+\d+(?:[ \t]|$)")
+_RATE_FIELD = re.compile(rb"^[\d.]+(?:/[\d.]+)?(?:\([-\d.]+\))?$")
+_FORMAT_FIELD = re.compile(rb"^\d+(?:x\d+)?(?::\d+)?(?:\+\d+)?$")
 _UNCOMPRESSED = set(wfdb_signal.ALIGNED_FMTS) | set(wfdb_signal.UNALIGNED_FMTS)
 _COMPRESSED = set(wfdb_signal.COMPRESSED_FMTS)
 # Signal file names must be plain names in the header's folder: WFDB allows no paths here,
@@ -90,14 +92,26 @@ class WfdbHeader:
 
 
 def looks_like_wfdb_header(head: bytes) -> bool:
-    """Text (no NUL byte) whose first line that is not a comment is a WFDB record line."""
+    """Text (no NUL byte) whose first line that is not a comment is a WFDB record line
+    (name, signal count, then a rate and a length if given), followed by as many signal
+    lines (file name, format) as it declares: a note that reads "Patient 12 years" is not a
+    header."""
     if b"\0" in head[:1024]:
         return False
-    for line in head.splitlines()[:64]:
-        text = line.strip()
-        if text and not text.startswith(b"#"):
-            return bool(_RECORD_LINE.match(text))
-    return False
+    lines = [t for t in (line.strip() for line in head.splitlines()[:80]) if t]
+    lines = [t for t in lines if not t.startswith(b"#")]
+    if not lines or not _RECORD_LINE.match(lines[0]):
+        return False
+    fields = lines[0].split()
+    if len(fields) > 2 and not _RATE_FIELD.match(fields[2]):
+        return False
+    if len(fields) > 3 and not fields[3].isdigit():
+        return False
+    n_sig = int(fields[1])
+    signal_lines = lines[1 : 1 + min(n_sig, 8)]
+    return len(signal_lines) == min(n_sig, 8) and all(
+        len(f := line.split()) > 1 and _FORMAT_FIELD.match(f[1]) for line in signal_lines
+    )
 
 
 def read_wfdb_member(main: Member, siblings: Mapping[str, Member], limits: ReadLimits) -> Record:
