@@ -308,7 +308,7 @@ def device_findings(parsed) -> dict:
         },
         "statements": {
             "program": program,
-            "status": _status(parsed),
+            "status": _status(parsed) if statements else None,
             "confirmed_by": interp.interpreter or None,
             "interpreted_at": _iso(interp.interpretation_date),
             "severity": interp.severity or None,
