@@ -3,7 +3,7 @@ time to read the same record (the baseline every request pays anyway).
 
     python benchmarks/analyze_speed.py [--data ../shared/data/ludb/data]
 
-Goal (issue 5): every LUDB record analysed in under 100 ms once the models are loaded.
+Goal: every LUDB record analysed in under 100 ms once the models are loaded.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ NeuroKit2 side: per lead, ``nk.ecg_peaks`` for the R peaks, then
 ``nk.ecg_delineate(method="dwt")``; its P onsets/offsets, R onsets/offsets (QRS) and T offsets
 are what the evaluator matches. Its own default cleaning is used (``ecg_peaks`` cleans
 internally); the signal is the record in mV as read.
+
+Without ``--split-csv`` it reads the README's LUDB split and, when that is missing (a fresh
+clone), makes it first with ``hearteye split --dataset ludb`` (seed 0: the split the shipped
+model was evaluated on).
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from hearteye.delineate.evaluate import (  # noqa: E402
+from hearteye.delineate.postprocess import Beat  # noqa: E402
+from hearteye.delineate.runtime import Delineator  # noqa: E402
+from hearteye.io.wfdb import read_wfdb  # noqa: E402
+from hearteye.record import Record  # noqa: E402
+from hearteye.signal import resample  # noqa: E402
+from hearteye.train.evaluate_delineator import (  # noqa: E402
     FIELDS,
     LABELS,
     STRICT_TOLERANCE_MS,
@@ -37,13 +46,10 @@ from hearteye.delineate.evaluate import (  # noqa: E402
     evaluate_ludb,
     ludb_paths,
 )
-from hearteye.delineate.postprocess import Beat  # noqa: E402
-from hearteye.delineate.runtime import Delineator  # noqa: E402
-from hearteye.io.wfdb import read_wfdb  # noqa: E402
-from hearteye.record import Record  # noqa: E402
-from hearteye.signal import resample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("HEARTEYE_SHARED_DATA", REPO.parent / "shared" / "data"))
+DEFAULT_SPLIT = REPO / "hearteye-data/splits/ludb/test_records.csv"
 NK_KEYS = {
     "p_onset": "ECG_P_Onsets",
     "p_offset": "ECG_P_Offsets",
@@ -78,12 +84,27 @@ def neurokit_lead(x: np.ndarray, fs: float) -> list[Beat]:
     return beats
 
 
+def ensure_default_split(split_csv: Path) -> None:
+    """Make the README's LUDB split when the default one is missing (a fresh clone)."""
+    if split_csv.is_file() or split_csv != DEFAULT_SPLIT:
+        return
+    ludb = SHARED_DATA / "ludb"
+    if not ludb.is_dir():
+        sys.exit(f"LUDB not found at {ludb} (set HEARTEYE_SHARED_DATA) to make {split_csv}")
+    print(f"{split_csv} is missing: making it with `hearteye split --dataset ludb`")
+    from hearteye.cli import main as hearteye
+
+    cmd = ["split", "--dataset", "ludb", "--root", str(ludb), "--out", str(split_csv.parent)]
+    hearteye(cmd, standalone_mode=False)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--split-csv", default=str(REPO / "hearteye-data/splits/ludb/test_records.csv"))
+    ap.add_argument("--split-csv", type=Path, default=DEFAULT_SPLIT)
     ap.add_argument("--model", default=None)
     ap.add_argument("--limit", type=int, default=None, help="first N records only")
     args = ap.parse_args()
+    ensure_default_split(args.split_csv)
     paths = ludb_paths(args.split_csv)[: args.limit]
     print(f"LUDB test split: {len(paths)} records ({args.split_csv})")
 
@@ -157,9 +178,7 @@ def main() -> int:
     )
 
     # 15 minutes, 2 leads, 250 Hz, from real LUDB leads II and V5.
-    all_paths = sorted(
-        (REPO.parent / "shared/data/ludb/data").glob("*.hea"), key=lambda p: int(p.stem)
-    )
+    all_paths = sorted((SHARED_DATA / "ludb" / "data").glob("*.hea"), key=lambda p: int(p.stem))
     pieces = []
     for p in all_paths[:90]:
         r = read_wfdb(p)

@@ -1,5 +1,5 @@
-"""Issue 7, item 2, long campaign: schemathesis over every operation of /openapi.json,
-authenticated, on an in-process app (PostgreSQL):
+"""The API keeps its documented contract, long campaign: schemathesis over every operation of
+/openapi.json, authenticated, on an in-process app (PostgreSQL):
 
     HEARTEYE_API_FUZZ_EXAMPLES=200 .venv/bin/python benchmarks/fuzz_api.py
 

@@ -1,4 +1,4 @@
-"""Issue 7, item 3, long campaign: hypothesis on parse_upload with mutated real fixtures.
+"""Long campaign of hypothesis on parse_upload with mutated real fixtures: only typed errors.
 
     HEARTEYE_FUZZ_EXAMPLES=5000 .venv/bin/python benchmarks/fuzz_parsers.py
 

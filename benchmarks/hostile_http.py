@@ -1,5 +1,5 @@
-"""Issue 7, item 1 over real HTTP: every hostile upload (corpus + extra cases) POSTed to a
-gunicorn server as raw multipart; prints tried / 4xx / 5xx and checks /ready afterwards.
+"""Hostile uploads over real HTTP: every one (corpus + extra cases) POSTed to a gunicorn server
+as raw multipart; prints tried / 4xx / 5xx and checks /ready afterwards.
 
     .venv/bin/python benchmarks/hostile_http.py            # starts its own server (SQLite)
     .venv/bin/python benchmarks/hostile_http.py --url http://127.0.0.1:8000

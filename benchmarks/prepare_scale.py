@@ -13,7 +13,7 @@ a configuration's rounds and the speed-up the median of the rounds' own ratios (
 of a round are seconds apart, so they share the machine's mood): a burst of load elsewhere on
 a small virtual machine does not decide a figure. Peak RSS is the largest of the rounds.
 Each run's output is deleted once measured, so dirty pages of earlier runs do not pile up.
-Goals (issue 3): peak RSS at 2,000 within 1.2x of 200; 2 workers >= 1.7x one worker; one
+Goals: peak RSS at 2,000 within 1.2x of 200; 2 workers >= 1.7x one worker; one
 worker >= 100 records/s.
 """
 
@@ -22,82 +22,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
-
-import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from child_usage import run_measured  # noqa: E402
 
 from hearteye.data.master import build_master  # noqa: E402
 
 
-def tree_rss(procs: list[psutil.Process]) -> int:
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.Error:
-            pass
-    return total
-
-
-def child_cpu() -> float:
-    use = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return use.ru_utime + use.ru_stime
-
-
 def run(csv: Path, out: Path, workers: int) -> tuple[float, int, float, dict]:
-    cpu0 = child_cpu()
-    cmd = [
-        sys.executable,
-        "-m",
-        "hearteye.cli",
-        "prepare",
-        str(csv),
-        "--out",
-        str(out),
-        "--workers",
-        str(workers),
-    ]
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc, peak, done = psutil.Process(child.pid), 0, threading.Event()
-
-    def sample():
-        # Listing the descendants walks all of /proc (~1.7 ms of CPU): done every 0.5 s, while
-        # the RSS of the known ones is read every 20 ms. Polling the whole tree at 50 Hz would
-        # take ~8% of a core from the workers, and only in the runs that use every core.
-        nonlocal peak
-        procs, listed = [proc], 0.0
-        while not done.is_set():
-            if time.monotonic() - listed > 0.5:
-                try:
-                    procs, listed = [proc, *proc.children(recursive=True)], time.monotonic()
-                except psutil.Error:
-                    pass
-            peak = max(peak, tree_rss(procs))
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    _, err = child.communicate()
-    done.set()
-    sampler.join()
-    if child.returncode:
-        raise SystemExit(f"prepare failed: {err.decode()[-2000:]}")
+    cmd = [sys.executable, "-m", "hearteye.cli", "prepare", str(csv), "--out", str(out)]
+    usage = run_measured([*cmd, "--workers", str(workers)])
     manifest = json.loads((out / csv.stem.removesuffix("_records") / "manifest.json").read_text())
     shutil.rmtree(out)
     # CPU seconds of the child and its (joined) workers, interpreter start-up included: the
     # cost of the work whatever else competes for the cores.
-    return manifest["run"]["seconds"], peak, child_cpu() - cpu0, manifest
+    return manifest["run"]["seconds"], usage.peak_rss, usage.cpu_s, manifest
 
 
 def main() -> None:
@@ -154,7 +101,7 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\ncpu count {os.cpu_count()}, load average now {load}; median rec/s and "
-        f"largest peak RSS of {args.repeat} rounds; goals per issue 3"
+        f"largest peak RSS of {args.repeat} rounds; goals as in the docstring"
     )
     print(f"{'measure':<42} {'value':>10} {'goal':>10}  ok")
     rows = [

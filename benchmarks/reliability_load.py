@@ -1,6 +1,6 @@
-"""Issue 7, item 5: many concurrent clients upload at once to gunicorn (several workers) on
-PostgreSQL; afterwards every record must be retrievable, stored byte-identical (sha256) to
-what was sent, with no lost or duplicated row and no id collision.
+"""Concurrent uploads are stored whole and once: many concurrent clients upload at once to
+gunicorn (several workers) on PostgreSQL; afterwards every record must be retrievable, stored
+byte-identical (sha256) to what was sent, with no lost or duplicated row and no id collision.
 
     .venv/bin/python benchmarks/reliability_load.py --uploads 1000 --clients 16 --workers 4
 

@@ -26,8 +26,27 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data_if_staged() -> Path | None:
+    """The staged data sets, or None: for tests that run on the fixtures alone and take
+    more real records when they are there."""
+    return SHARED_DATA if SHARED_DATA.is_dir() else None
+
+
+@pytest.fixture(scope="session")
 def ludb_dir(shared_data: Path) -> Path:
     path = shared_data / "ludb" / "data"
     if not path.is_dir():
         pytest.skip(f"LUDB not found at {path}")
     return path
+
+
+def require_train(*modules: str) -> None:
+    """Skip the calling test, saying why, when a package of the ``[train]`` extra is missing.
+
+    Serving installs without it (no torch, no scikit-learn); the training and split tests then
+    skip instead of erroring.
+    """
+    for name in modules:
+        pytest.importorskip(
+            name, reason=f"{name} is missing: install the [train] extra (pip install -e '.[train]')"
+        )

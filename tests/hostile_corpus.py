@@ -285,9 +285,9 @@ def build_cases(include_oversized: bool = True) -> list[HostileCase]:
             "zero_byte_dat", [("1.hea", hea), ("1.dat", b"")], "empty_signal_file", R, "is empty"
         ),
         HostileCase(
-            "gain_zero",
+            "gain_negative_infinite",
             [
-                ("1.hea", header_with(signal_line="1.dat 16 0(0)/mV 0 0 0 0 0 lead{i}")),
+                ("1.hea", header_with(signal_line="1.dat 16 -1e999(0)/mV 0 0 0 0 0 lead{i}")),
                 ("1.dat", dat),
             ],
             "invalid_gain",

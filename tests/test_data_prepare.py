@@ -13,6 +13,7 @@ import pytest
 import wfdb
 from click.testing import CliRunner
 
+from conftest import require_train
 from hearteye.cli import main
 from hearteye.data import prepare as prepare_module
 from hearteye.data.ludb import LEAD_EXTENSIONS
@@ -134,6 +135,7 @@ def assert_contract(out: Path, n: int, per_lead: bool = True):
 
 
 def test_split_and_prepare_on_fixtures(fixtures_dir, tmp_path):
+    require_train("sklearn")  # `hearteye split`
     ludb = fixtures_dir / "ludb"
     cli("split", "--dataset", "ludb", "--root", ludb, "--out", tmp_path / "split")
     cli("prepare", tmp_path / "split", "--out", tmp_path / "prep", "--workers", "2")
@@ -148,7 +150,9 @@ def test_split_and_prepare_on_fixtures(fixtures_dir, tmp_path):
     assert total == 3
 
 
+@pytest.mark.slow
 def test_split_and_prepare_on_full_ludb(ludb_dir, tmp_path):
+    require_train("sklearn")  # `hearteye split`
     cli("split", "--dataset", "ludb", "--root", ludb_dir.parent, "--out", tmp_path / "split")
     cli(
         "prepare",
@@ -207,6 +211,7 @@ def eight_records(fixtures_dir, tmp_path) -> Path:
     return make_split_csv(src, names, tmp_path / "all_records.csv")
 
 
+@pytest.mark.slow
 def test_outputs_identical_for_1_worker_2_workers_and_dask(eight_records, tmp_path, monkeypatch):
     from distributed import LocalCluster
 
@@ -441,6 +446,7 @@ def build_mimic_tree(fixtures_dir: Path, root: Path) -> dict[str, tuple[str, dic
 
 
 def test_mimic_shaped_tree_goes_through_split_and_prepare(fixtures_dir, tmp_path):
+    require_train("sklearn")  # `hearteye split`
     root = tmp_path / "mimic"
     truth = build_mimic_tree(fixtures_dir, root)
     cli(

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from conftest import require_train
 from hearteye.cli import main
 from hearteye.data import ludb, mimic, ptbxl
 from hearteye.data.master import build_master, read_master
-from hearteye.data.split import split_master, split_report
 
 # LUDB records with sinus rhythm, a normal-range axis and no other statement (SOURCE.md).
 LUDB_NORMAL = {
@@ -120,7 +120,11 @@ def test_ptbxl_label_rule():
     assert ptbxl.scp_label("{'IMI': 15.0}") == "abnormal"
 
 
+@pytest.mark.slow
 def test_grouped_split_keeps_patients_whole_and_is_deterministic(ptbxl_master):
+    require_train("sklearn")
+    from hearteye.data.split import split_master, split_report
+
     # PTB-XL rows share patients (up to ~10 records each): a real test of grouping.
     master = ptbxl_master.iloc[:1500]
     a = split_master(master, val=0.1, test=0.2, seed=7)
@@ -140,6 +144,7 @@ def test_grouped_split_keeps_patients_whole_and_is_deterministic(ptbxl_master):
 
 
 def test_split_cli_on_ludb(shared_data, tmp_path):
+    require_train("sklearn")
     res = CliRunner().invoke(
         main,
         ["split", "--dataset", "ludb", "--root", str(shared_data / "ludb"), "--out", str(tmp_path)],
@@ -156,5 +161,6 @@ def test_split_cli_on_ludb(shared_data, tmp_path):
 
 
 def test_split_cli_rejects_ambiguous_input(tmp_path, fixtures_dir):
+    require_train("sklearn")
     res = CliRunner().invoke(main, ["split", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "either --dataset" in res.output

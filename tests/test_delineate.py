@@ -12,14 +12,9 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import require_train
 from hearteye.data.annotations import read_annotation
 from hearteye.data.masks import lead_masks
-from hearteye.delineate.evaluate import (
-    LUDB_LEAD_EXT,
-    Evaluator,
-    match,
-    read_ludb_lead,
-)
 from hearteye.delineate.postprocess import (
     FIELDS,
     beats_from_probs,
@@ -30,6 +25,12 @@ from hearteye.delineate.runtime import Delineator, default_model_path
 from hearteye.io.wfdb import read_wfdb
 from hearteye.record import Record
 from hearteye.signal import preprocess
+from hearteye.train.evaluate_delineator import (
+    LUDB_LEAD_EXT,
+    Evaluator,
+    match,
+    read_ludb_lead,
+)
 
 RECORDS = ("1", "24", "119")
 FS = 500.0
@@ -107,7 +108,7 @@ def test_match_is_one_to_one_and_ignores_unannotated_region():
 
 def test_runtime_does_not_import_torch():
     code = (
-        "import sys, hearteye.delineate.runtime, hearteye.delineate.evaluate; "
+        "import sys, hearteye.delineate.runtime, hearteye.train.evaluate_delineator; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -221,8 +222,9 @@ def test_cli_delineate_json(fixtures_dir):
 # -- training (smoke: the script runs end to end and exports a working ONNX file) -----------------
 
 
+@pytest.mark.slow
 def test_train_delineator_smoke(tmp_path, fixtures_dir):
-    pytest.importorskip("torch")
+    require_train("torch", "onnx", "onnxscript")
     from hearteye.train.train_delineator import TrainConfig, train
 
     exts = list(LUDB_LEAD_EXT.values())
@@ -255,3 +257,31 @@ def test_train_delineator_smoke(tmp_path, fixtures_dir):
     d = Delineator(out)
     assert d.multiple == 64 and d.channels == ("P", "QRS", "QT")
     assert d.probabilities(np.zeros((2, 3000), np.float32)).shape == (2, 3, 3000)
+
+
+def test_the_result_is_complete_and_immutable(delineator, fixtures_dir):
+    """One result object, built once: no field can be patched afterwards by a consumer."""
+    import dataclasses
+
+    rec = read_wfdb(fixtures_dir / "ludb" / "24.hea")
+    out = delineator.delineate(rec)
+    assert out.record_fs == rec.fs and out.fs == FS and out.model == delineator.version
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.record_fs = 1.0
+    with pytest.raises(TypeError):
+        out.leads["II"] = ()
+    with pytest.raises(ValueError):
+        out.prob[0, 0, 0] = 1.0
+    assert isinstance(out.beats, tuple) and all(isinstance(b, tuple) for b in out.leads.values())
+
+
+def test_analyze_uses_the_delineator_result_as_it_is(delineator, fixtures_dir):
+    """`analyze` takes the same path as `Delineator.delineate`: the same beats, per lead and
+    global, and the model's own version string."""
+    from hearteye.analyze import analyze
+
+    rec = read_wfdb(fixtures_dir / "ludb" / "1.hea")
+    direct = delineator.delineate(rec).to_dict()
+    a = analyze(rec)
+    assert a.beats == direct["beats"] and a.lead_beats == direct["leads"]
+    assert a.delineator == delineator.version

@@ -82,3 +82,13 @@ def test_feature_vector_layout(ludb1):
     assert vec[names.index("age")] == 51 and vec[names.index("sex_male")] == 0.0
     assert vec[names.index("qrs_duration")] == m["global"]["qrs_duration"].value
     assert np.isnan(feature_vector(m, None, None)[-2:]).all()
+
+
+def test_measure_returns_exactly_the_declared_set_with_its_units(ludb1):
+    """Batch tables and exports take their columns from `MEASUREMENT_UNITS`: a measurement
+    added to `measure` without declaring it (or with another unit) fails here."""
+    from hearteye.features import GLOBAL_MEASUREMENTS, MEASUREMENT_UNITS
+
+    g = ludb1[3]["global"]
+    assert tuple(g) == GLOBAL_MEASUREMENTS
+    assert {k: v.unit for k, v in g.items()} == MEASUREMENT_UNITS

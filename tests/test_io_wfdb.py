@@ -196,3 +196,54 @@ def test_signal_file_symlink_is_not_followed(fixtures_dir, tmp_path):
     with pytest.raises(InvalidRecordError) as info:
         read_wfdb(tmp_path / "1.hea")
     assert info.value.code == "missing_signal_file"
+
+
+def _edit_signal_lines(src: Path, dst: Path, edit) -> None:
+    """Copy LUDB record ``src`` to ``dst`` with each signal line passed through ``edit``."""
+    lines = src.read_text().splitlines()
+    out = [lines[0]] + [edit(i, line) for i, line in enumerate(lines[1:13])] + lines[13:]
+    dst.write_text("\n".join(out) + "\n")
+    (dst.parent / "1.dat").write_bytes((src.parent / "1.dat").read_bytes())
+
+
+def test_gain_zero_reads_as_uncalibrated_with_the_default_gain(fixtures_dir, tmp_path):
+    """WFDB's header(5) and wfdb-python: a gain of 0 means uncalibrated, assume 200 units per
+    physical unit. The record reads (equal to wfdb-python's values) and says which leads."""
+
+    def zero_v1_v5(i, line):
+        if i in (6, 10):  # V1, V5
+            parts = line.split()
+            parts[2] = "0" + parts[2][parts[2].index("(") :]
+            return " ".join(parts)
+        return line
+
+    _edit_signal_lines(fixtures_dir / "ludb" / "1.hea", tmp_path / "1.hea", zero_v1_v5)
+    rec = _assert_matches_wfdb(tmp_path / "1.hea")
+    assert rec.meta.uncalibrated_leads == ("V1", "V5")
+    raw = np.fromfile(tmp_path / "1.dat", dtype="<i2").reshape(-1, 12)
+    assert np.allclose(rec.signal[6], (raw[:, 6] + 1) / 200.0, atol=1e-6)  # V1 baseline -1
+    assert rec.summary()["uncalibrated_leads"] == ["V1", "V5"]
+
+
+def test_missing_gain_baseline_and_units_follow_the_specification(fixtures_dir, tmp_path):
+    """No gain: uncalibrated, 200. No baseline: the ADC zero. No units: millivolts. Each as
+    wfdb-python reads the same header."""
+
+    def strip(i, line):
+        parts = line.split()
+        if i == 0:  # lead I: format only
+            return f"{parts[0]} {parts[1]}"
+        if i == 1:  # lead II: gain and units, no baseline; ADC resolution and zero given
+            return f"{parts[0]} {parts[1]} 1206/mV 16 100 25 12402 0 ii"
+        if i == 2:  # lead III: gain without units
+            return f"{parts[0]} {parts[1]} 1229(-5) 0 0 145 -20936 0 iii"
+        return line
+
+    _edit_signal_lines(fixtures_dir / "ludb" / "1.hea", tmp_path / "1.hea", strip)
+    rec = _assert_matches_wfdb(tmp_path / "1.hea")
+    ref = wfdb.rdheader(str(tmp_path / "1"))
+    assert ref.adc_gain[0] == 200.0 and ref.baseline[1] == 100
+    # A signal line without a description gets a placeholder name; only it is uncalibrated.
+    assert rec.leads[:3] == ("signal 1", "II", "III")
+    assert rec.meta.uncalibrated_leads == ("signal 1",)
+    assert rec.meta.original_units[2] == "mV"

@@ -25,6 +25,7 @@ def test_clean_fixture_records_have_no_flags(fixtures_dir):
         assert assess(read_wfdb(fixtures_dir / "ludb" / f"{name}.hea")) == []
 
 
+@pytest.mark.slow
 def test_false_alarm_rate_on_all_of_ludb(ludb_dir):
     flagged = [p.stem for p in sorted(ludb_dir.glob("*.hea")) if assess(read_wfdb(p))]
     # Measured: LUDB has no disconnected leads; at most a couple of records may trip a flag.
@@ -103,3 +104,39 @@ def test_mains_check_reads_the_already_filtered_signal(record):
         via_filtered = assess(noisy, notch_hz=notch, filtered=(pp.signal, pp.fs))
         assert codes(via_filtered) == expected
         assert codes(via_filtered) == codes(assess(noisy, notch_hz=notch))
+
+
+def test_a_head_of_a_longer_recording_is_flagged_excerpt_first(record):
+    """`assess` itself says when the record is the start of a longer recording; the flag
+    comes first and names both lengths, and the whole record gets none."""
+    head = record.head(4.0)
+    flags = assess(head)
+    assert flags[0].code == "excerpt" and flags[0].severity == "warning"
+    assert "only its first 4 s" in flags[0].message
+    assert "excerpt" not in codes(assess(record))
+
+
+def test_uncalibrated_leads_are_flagged_and_their_voltages_marked(fixtures_dir, tmp_path):
+    """A WFDB gain of 0 on V1 and V5: the quality step names both leads, and the measurements
+    built on their amplitudes (Sokolow-Lyon) say why they are unreliable; those that do not
+    read them (Cornell: aVL + V3; intervals) stay as they are."""
+    from hearteye.analyze import analyze
+
+    src = fixtures_dir / "ludb" / "1.hea"
+    lines = src.read_text().splitlines()
+    for i in (7, 11):  # signal lines of V1 and V5
+        parts = lines[i].split()
+        parts[2] = "0" + parts[2][parts[2].index("(") :]
+        lines[i] = " ".join(parts)
+    (tmp_path / "1.hea").write_text("\n".join(lines) + "\n")
+    (tmp_path / "1.dat").write_bytes((src.parent / "1.dat").read_bytes())
+    rec = read_wfdb(tmp_path / "1.hea")
+    flags = [f for f in assess(rec) if f.code == "uncalibrated"]
+    assert [f.lead for f in flags] == ["V1", "V5"]
+    g = analyze(rec).measurements["global"]
+    assert g["sokolow_lyon"]["unreliable"] == "uncalibrated amplitude in V1, V5"
+    assert g["cornell"]["unreliable"] is None and g["qrs_duration"]["unreliable"] is None
+    assert (
+        g["qrs_duration"]["value"]
+        == analyze(read_wfdb(src)).measurements["global"]["qrs_duration"]["value"]
+    )

@@ -23,3 +23,10 @@ def test_readme_opens_with_exactly_two_commands():
 def test_ci_runs_the_readme_test_command_verbatim():
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert readme_commands()[1] in ci
+
+
+def test_ci_lints_before_the_tests():
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    tests_at = ci.index(readme_commands()[1])
+    for lint in (".venv/bin/ruff check", ".venv/bin/ruff format --check", ".venv/bin/lint-imports"):
+        assert lint in ci[:tests_at], f"{lint} must run in .ci/run before the tests"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import require_train
 from hearteye.classify import Classifier, platt
 from hearteye.data.ludb import build_master
 from hearteye.train.evaluate_classifier import run as evaluate
@@ -32,6 +33,7 @@ def test_platt_is_monotonic_and_bounded():
 
 @pytest.fixture(scope="module")
 def trained(ludb_dir, tmp_path_factory):
+    require_train("sklearn", "skl2onnx")
     master = build_master(ludb_dir.parent)
     subset = pd.concat(
         [master[master.label == "normal"], master[master.label == "abnormal"].head(27)]
@@ -42,6 +44,7 @@ def trained(ludb_dir, tmp_path_factory):
     return tmp, spec
 
 
+@pytest.mark.slow
 def test_training_writes_documented_artefacts(trained):
     tmp, spec = trained
     assert (tmp / "models" / "xgboost.json").is_file()
@@ -55,6 +58,7 @@ def test_training_writes_documented_artefacts(trained):
     assert len(feats) == 50 and feats["qrs_duration"].notna().mean() > 0.95
 
 
+@pytest.mark.slow
 def test_operating_point_holds_on_out_of_fold_predictions(trained):
     tmp, spec = trained
     report = evaluate(tmp / "work", tmp / "models")
@@ -65,6 +69,7 @@ def test_operating_point_holds_on_out_of_fold_predictions(trained):
     assert "rule_baseline" in report["models"]
 
 
+@pytest.mark.slow
 def test_exported_models_serve_the_training_features(trained):
     tmp, spec = trained
     clf = Classifier(tmp / "models")

@@ -19,7 +19,7 @@ from hearteye.classify import get_classifier, range_reasons
 from hearteye.delineate.runtime import Delineation, get_delineator
 from hearteye.errors import InvalidRecordError
 from hearteye.features import feature_vector, measure
-from hearteye.quality import MIN_DURATION_S, QualityFlag, assess, excerpt_flag
+from hearteye.quality import MIN_DURATION_S, QualityFlag, assess
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
 
@@ -72,9 +72,32 @@ class Analysis:
             "analysed_seconds": self.analysed_seconds,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict, signal: np.ndarray) -> Analysis:
+        """The inverse of `to_dict`, given the samples it leaves out: ``signal[lead, sample]``
+        in mV at ``data["fs"]`` (a stored display signal may be shorter than the analysed
+        one). ``reasons`` and ``analysed_seconds`` may be absent (summaries stored before
+        they existed)."""
+        return cls(
+            record=data["record"],
+            fs=float(data["fs"]),
+            leads=tuple(data["leads"]),
+            signal=signal,
+            beats=data["beats"],
+            lead_beats=data["lead_beats"],
+            measurements=data["measurements"],
+            quality=data["quality"],
+            classification=data["classification"],
+            probability_abnormal=float(data["probability_abnormal"]),
+            model=data["model"],
+            delineator=data["delineator"],
+            reasons=data.get("reasons", []),
+            analysed_seconds=data.get("analysed_seconds"),
+        )
+
 
 @dataclass(frozen=True)
-class Measured:
+class MeasuredRecord:
     """The chain up to the measurements (everything but the verdict)."""
 
     record: Record
@@ -89,7 +112,7 @@ class Measured:
         return feature_vector(self.measurements, meta.age, meta.sex)
 
 
-def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured:
+def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> MeasuredRecord:
     """Quality flags, preprocessing, delineation and measurements for one record."""
     if record.duration < MIN_DURATION_S:
         raise InvalidRecordError(
@@ -102,10 +125,18 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
     display = pp.signal * pp.std[:, None] + pp.mean[:, None]
     display[pp.flat] = 0.0
     quality = assess(record, notch_hz=notch_hz, filtered=(display, pp.fs))
-    delineation = get_delineator().delineate_signal(pp.signal, record.leads, pp.flat)
-    delineation.record_fs = float(record.fs)
-    measurements = measure(display, pp.fs, record.leads, delineation.beats, record.meta.sex)
-    return Measured(record, display.astype(np.float32), pp.fs, delineation, measurements, quality)
+    delineation = get_delineator().delineate_preprocessed(pp, record.fs)
+    measurements = measure(
+        display,
+        pp.fs,
+        record.leads,
+        delineation.beats,
+        record.meta.sex,
+        uncalibrated=record.meta.uncalibrated_leads,
+    )
+    return MeasuredRecord(
+        record, display.astype(np.float32), pp.fs, delineation, measurements, quality
+    )
 
 
 def analyze(
@@ -122,10 +153,6 @@ def analyze(
     if max_seconds is not None:
         record = record.head(max_seconds)
     m = measure_record(record, notch_hz=notch_hz)
-    quality = [f.to_dict() for f in m.quality]
-    # Cut here or by the reader (`ReadLimits.max_seconds`): either way the record knows.
-    if record.recording_duration - record.duration > 1.0 / record.fs:
-        quality.insert(0, excerpt_flag(record.recording_duration, record.duration).to_dict())
     decision = get_classifier().predict(m.features(), model)
     d = m.delineation
     reasons = decision.contributions + range_reasons(m.measurements)
@@ -134,8 +161,8 @@ def analyze(
         fs=m.fs,
         leads=record.leads,
         signal=m.display,
-        beats=[b.to_seconds(d.fs) for b in d.beats],
-        lead_beats={lead: [b.to_seconds(d.fs) for b in beats] for lead, beats in d.leads.items()},
+        beats=d.global_seconds(),
+        lead_beats=d.lead_seconds(),
         measurements={
             "global": {k: v.to_dict() for k, v in m.measurements["global"].items()},
             "leads": {
@@ -143,11 +170,11 @@ def analyze(
                 for lead, waves in m.measurements["leads"].items()
             },
         },
-        quality=quality,
+        quality=[f.to_dict() for f in m.quality],
         classification=decision.classification,
         probability_abnormal=round(decision.probability_abnormal, 4),
         model=decision.model,
-        delineator=delineator_version(),
+        delineator=d.model,
         reasons=reasons,
         analysed_seconds=round(record.duration, 6),
     )
@@ -155,6 +182,13 @@ def analyze(
 
 def _round(v: float) -> float | None:
     return None if math.isnan(v) else round(float(v), 4)
+
+
+def load_models(model: str | None = None) -> None:
+    """Load the delineator and the classifier ``model`` into this process (cached), as a
+    server worker does at start and a batch run before it forks its workers."""
+    get_delineator()
+    get_classifier().load(model)
 
 
 def delineator_version() -> str:

@@ -92,6 +92,16 @@ class Classifier:
             )
         return self._sessions["random_forest"]
 
+    def load(self, name: str | None = None) -> None:
+        """Open the model ``name`` (default: the shipped default) now rather than on first
+        use, so a server worker's first request or a batch worker's first record does not
+        pay for it."""
+        name = name or self.default
+        if name == "xgboost":
+            self._xgboost()
+        elif name == "random_forest":
+            self._forest()
+
     def raw_probability(self, name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Uncalibrated P(abnormal) for rows ``x [n, features]``, and XGBoost contributions."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float32))

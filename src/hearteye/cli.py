@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from hearteye import __version__
 from hearteye.data import DATASETS
 from hearteye.errors import HeartEyeError
+from hearteye.jsonutil import json_safe
+from hearteye.version import __version__
 
 
 @click.group()
@@ -26,17 +27,8 @@ def fail(err: HeartEyeError) -> None:
 
 
 def echo_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, allow_nan=False, default=_json_default))
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    """``obj`` as indented JSON, converted as the API converts it (`hearteye.jsonutil`)."""
+    click.echo(json.dumps(json_safe(obj), indent=2, allow_nan=False))
 
 
 @main.command()
@@ -277,7 +269,7 @@ def train_delineator(data, out, seed, threads, max_steps, max_minutes, augment) 
 )
 def evaluate_delineator(split_csv, model, out, card) -> None:
     """Per-lead LUDB protocol (150 ms and strict tolerances): writes JSON and the card table."""
-    from hearteye.delineate.evaluate import (
+    from hearteye.train.evaluate_delineator import (
         evaluate_model,
         markdown_table,
         update_model_card,
@@ -321,7 +313,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the full analysis as JSON.")
 @click.option(
     "--model",
@@ -341,10 +333,72 @@ def serve(host: str, port: int, workers: int | None) -> None:
     type=click.FloatRange(min=2.0),
     default=None,
     help="Read and analyse only the first this many seconds (as the service does "
-    "with ANALYZE_MAX_SECONDS) [default: the whole recording].",
+    "with ANALYZE_MAX_SECONDS) [default: the whole recording; 300 for many records].",
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Many records: a Parquet table.")
+@click.option("--jsonl", type=click.Path(dir_okay=False), help="Many records: JSON lines.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Local processes [all cores]."
+)
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port).")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where finished shards are kept for resuming [OUT.parts].",
 )
 def analyze(
-    path: str, as_json: bool, model: str | None, notch: str, max_seconds: float | None
+    paths: tuple[str, ...],
+    as_json: bool,
+    model: str | None,
+    notch: str,
+    max_seconds: float | None,
+    out: str | None,
+    jsonl: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    work_dir: str | None,
+) -> None:
+    """Analyse one ECG (printed), or many into a table.
+
+    One PATH (any format HeartEye reads, or a .zip) without --out/--jsonl: read, clean,
+    delineate, measure and classify it, and print the result. Otherwise PATHS may be files,
+    folders (walked recursively), glob patterns and manifest CSVs (a 'path' column), and every
+    record found becomes one row of --out (Parquet) and/or --jsonl, in parallel and resumable.
+    """
+    notch_hz = None if notch == "none" else float(notch)
+    if out or jsonl or len(paths) > 1:
+        _analyze_many(paths, out, jsonl, workers, scheduler, work_dir, model, notch_hz, max_seconds)
+    else:
+        _analyze_one(paths[0], as_json, model, notch_hz, max_seconds)
+
+
+def _analyze_many(paths, out, jsonl, workers, scheduler, work_dir, model, notch_hz, max_seconds):
+    from hearteye.batch import BatchOptions, run_batch
+
+    bound = BatchOptions.max_seconds if max_seconds is None else max_seconds
+    options = BatchOptions(model=model, notch_hz=notch_hz, max_seconds=bound)
+    try:
+        counts = run_batch(
+            list(paths),
+            out=out,
+            jsonl=jsonl,
+            workers=workers,
+            scheduler=scheduler,
+            options=options,
+            work_dir=work_dir,
+        )
+    except HeartEyeError as err:
+        fail(err)
+    click.echo(
+        f"{counts['records']} records: {counts['ok']} analysed, {counts['error']} failed "
+        f"in {counts['seconds']:.1f} s -> {', '.join(p for p in (out, jsonl) if p)}",
+        err=True,
+    )
+
+
+def _analyze_one(
+    path: str, as_json: bool, model: str | None, notch_hz: float | None, max_seconds
 ) -> None:
     """Read, clean, delineate, measure and classify one ECG (any format HeartEye reads)."""
     from hearteye.analyze import analyze as run_analysis
@@ -356,7 +410,7 @@ def analyze(
             record,
             model=model,
             max_seconds=max_seconds,
-            notch_hz=None if notch == "none" else float(notch),
+            notch_hz=notch_hz,
         )
     except HeartEyeError as err:
         fail(err)
@@ -467,6 +521,82 @@ def evaluate_classifier(work, models, card) -> None:
     table = markdown_table(report)
     replace_section(Path(card), "classifier-metrics", table)
     click.echo(table)
+
+
+def _analyse_file(path: str, notch: str):
+    from hearteye.analyze import analyze as run_analysis
+    from hearteye.io import read_record
+
+    try:
+        return run_analysis(read_record(path), notch_hz=None if notch == "none" else float(notch))
+    except HeartEyeError as err:
+        fail(err)
+
+
+_NOTCH = click.option(
+    "--notch",
+    type=click.Choice(["50", "60", "none"]),
+    default="50",
+    show_default=True,
+    help="Mains frequency to remove.",
+)
+_PATIENT = click.option("--patient-name", default=None, help="Name printed on the report.")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="PDF file.")
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
+@_PATIENT
+@_NOTCH
+def report(path: str, out: str, paper: str, patient_name: str | None, notch: str) -> None:
+    """Analyse one ECG and write its one-page PDF report (12 leads at 25 mm/s, 10 mm/mV)."""
+    from hearteye.report import render_pdf
+
+    analysis = _analyse_file(path, notch)
+    Path(out).write_bytes(render_pdf(analysis, patient={"name": patient_name}, paper=paper))
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--fhir", type=click.Path(dir_okay=False), help="Write a FHIR R4 Bundle (JSON).")
+@click.option("--dicom", type=click.Path(dir_okay=False), help="Write a DICOM 12-lead ECG.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Measurements as CSV.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Measurements as JSON.")
+@_PATIENT
+@_NOTCH
+def export(path, fhir, dicom, csv_out, json_out, patient_name, notch) -> None:
+    """Analyse one ECG and export it: FHIR R4, DICOM waveform, measurements CSV / JSON (any
+    of them in one run)."""
+    if not any((fhir, dicom, csv_out, json_out)):
+        raise click.UsageError("give at least one of --fhir, --dicom, --csv, --json")
+    from hearteye.export import csv as csv_export
+    from hearteye.export.dicom import to_dicom
+    from hearteye.export.fhir import to_fhir_bundle
+
+    analysis = _analyse_file(path, notch)
+    patient = {"name": patient_name}
+    record_id = Path(path).name
+    if fhir:
+        bundle = to_fhir_bundle(analysis, record_id=record_id, patient=patient)
+        Path(fhir).write_text(json.dumps(bundle, indent=1, allow_nan=False))
+        click.echo(f"wrote {fhir}")
+    if dicom:
+        try:
+            out = to_dicom(analysis, record_id=record_id, patient=patient)
+        except HeartEyeError as err:
+            fail(err)
+        Path(dicom).write_bytes(out.data)
+        cut = f" (first {out.n_samples} samples per lead: the IOD's limit)" if out.cut else ""
+        click.echo(f"wrote {dicom}{cut}")
+    if csv_out:
+        Path(csv_out).write_text(csv_export.measurements_csv(analysis), newline="")
+        click.echo(f"wrote {csv_out}")
+    if json_out:
+        text = json.dumps(json_safe(csv_export.measurements_json(analysis)), indent=2)
+        Path(json_out).write_text(text)
+        click.echo(f"wrote {json_out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

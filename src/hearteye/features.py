@@ -23,7 +23,7 @@ Rules, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -41,6 +41,9 @@ class Measurement:
     low: float | None = None  # reference range, when clinicians have one
     high: float | None = None
     flag: str | None = None  # "low" | "high" | None
+    # Why the value is not to be trusted (None: nothing known against it), e.g. the leads it
+    # is computed from carry no amplitude calibration.
+    unreliable: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -247,8 +250,13 @@ def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Me
     }
 
 
-def measure(signal: np.ndarray, fs: float, leads, beats, sex: str | None = None) -> dict:
-    """All measurements: ``{"global": {name: Measurement}, "leads": {lead: {wave: mV}}}``."""
+def measure(
+    signal: np.ndarray, fs: float, leads, beats, sex: str | None = None, uncalibrated=()
+) -> dict:
+    """All measurements: ``{"global": {name: Measurement}, "leads": {lead: {wave: mV}}}``.
+
+    ``uncalibrated``: leads whose amplitude the file did not calibrate; the measurements that
+    read them say so (`mark_uncalibrated`)."""
     leads = tuple(leads)
     beats = sorted(
         (b for b in beats if b.qrs_onset is not None or b.p_onset is not None),
@@ -261,7 +269,59 @@ def measure(signal: np.ndarray, fs: float, leads, beats, sex: str | None = None)
     glob.update(axes(signal, leads, qrs_beats, fs))
     per_lead = {name: lead_amplitudes(signal[i], qrs_beats, fs) for i, name in enumerate(leads)}
     glob.update(voltages(per_lead, sex))
-    return {"global": glob, "leads": per_lead}
+    return {"global": mark_uncalibrated(glob, uncalibrated), "leads": per_lead}
+
+
+# The leads each amplitude-based global measurement reads. Intervals and rates do not depend on
+# the gain; an axis does, through the ratio of its two limb leads' areas.
+AMPLITUDE_LEADS = {
+    "sokolow_lyon": ("V1", "V5", "V6"),
+    "cornell": ("aVL", "V3"),
+    "p_axis": ("I", "II", "III", "aVF"),
+    "qrs_axis": ("I", "II", "III", "aVF"),
+    "t_axis": ("I", "II", "III", "aVF"),
+}
+
+
+def mark_uncalibrated(glob: dict[str, Measurement], uncalibrated) -> dict[str, Measurement]:
+    """Mark every amplitude-based measurement that reads an uncalibrated lead unreliable."""
+    bad = set(uncalibrated)
+    out = dict(glob)
+    for name, used in AMPLITUDE_LEADS.items():
+        hit = [lead for lead in used if lead in bad]
+        if hit and name in out:
+            reason = f"uncalibrated amplitude in {', '.join(hit)}"
+            out[name] = replace(out[name], unreliable=reason)
+    return out
+
+
+# --- the global measurement set -------------------------------------------------------------
+
+# Every global measurement `measure` returns, in its order, with its unit: the columns of batch
+# tables and exports. `tests/test_features.py` holds `measure` to exactly this set.
+MEASUREMENT_UNITS = {
+    "heart_rate": "bpm",
+    "rr_mean": "ms",
+    "rr_sd": "ms",
+    "rr_rmssd": "ms",
+    "rr_irregularity": "ratio",
+    "p_wave_fraction": "ratio",
+    "beat_count": "beats",
+    "p_duration": "ms",
+    "pr_interval": "ms",
+    "qrs_duration": "ms",
+    "qt_interval": "ms",
+    "qtc_bazett": "ms",
+    "qtc_fridericia": "ms",
+    "qtc_framingham": "ms",
+    "qtc_hodges": "ms",
+    "p_axis": "deg",
+    "qrs_axis": "deg",
+    "t_axis": "deg",
+    "sokolow_lyon": "mV",
+    "cornell": "mV",
+}
+GLOBAL_MEASUREMENTS = tuple(MEASUREMENT_UNITS)
 
 
 # --- classifier features --------------------------------------------------------------------

@@ -21,8 +21,14 @@ Thresholds, and why:
   percentile of |x| above 50 mV. A surface ECG does not get there: across the 297 staged
   LUDB, Challenge and PTB records the largest is 7.3 mV (largest sample 11.4 mV). A wrong
   gain or unit in the header does (a gain given per volt where mV was meant is x1000).
-* excerpt: the caller analysed only the start of a longer recording (`excerpt_flag`; the
-  service bounds each request's time and memory that way).
+* uncalibrated: the file gives no amplitude calibration for the lead (a WFDB gain of 0 or
+  none, which the specification reads as "uncalibrated, assume 200 units per mV"): it is read,
+  but its amplitudes, and the measurements built on them, are marked unreliable.
+* excerpt: the record is the start of a longer recording (cut by `Record.head` or by a
+  bounded reader; the service bounds each request's time and memory that way). It comes
+  first, because every other flag and every measurement describes that stretch only.
+
+`assess` is the one place that decides every flag, so a caller never adds or patches one.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ IMPLAUSIBLE_MV = 50.0
 @dataclass(frozen=True)
 class QualityFlag:
     code: str  # flat_lead | clipping | non_finite | too_short | mains_noise |
-    #            implausible_amplitude | excerpt
+    #            implausible_amplitude | uncalibrated | excerpt
     severity: str  # "warning" (measure with care) | "error" (cannot be analysed)
     lead: str | None
     message: str
@@ -86,6 +92,8 @@ def assess(
     so the mains check reads it instead of filtering the record a second time.
     """
     flags: list[QualityFlag] = []
+    if record.recording_duration - record.duration > 1.0 / record.fs:
+        flags.append(excerpt_flag(record.recording_duration, record.duration))
     if record.duration < MIN_DURATION_S:
         flags.append(
             QualityFlag(
@@ -98,6 +106,16 @@ def assess(
         )
     for name, lead in zip(record.leads, record.signal, strict=True):
         flags.extend(_lead_flags(name, lead))
+        if name in record.meta.uncalibrated_leads:
+            flags.append(
+                QualityFlag(
+                    "uncalibrated",
+                    "warning",
+                    name,
+                    f"lead {name} has no amplitude calibration in the file; it was read with the "
+                    "default gain, so its voltages are not reliable (intervals are)",
+                )
+            )
     unusable = {f.lead for f in flags if f.code == "flat_lead" or f.severity == "error"}
     flags.extend(_amplitude_flags(record, unusable, filtered))
     flags.extend(_mains_flags(record, notch_hz, unusable, filtered))

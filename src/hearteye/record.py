@@ -2,8 +2,9 @@
 
 Array convention, everywhere in HeartEye: ``signal[lead, sample]``, float32, millivolts.
 Readers convert to this at the boundary; nothing downstream re-checks units or axis order.
-Training arrays on disk (``X_data.npy``) are the one exception: they keep the seed's
-``(window, sample, lead)`` layout, and `hearteye.data.prepare` transposes when it writes them.
+Training arrays on disk (``X_data.npy``) are the one exception: they keep the original
+team's ``(window, sample, lead)`` layout, and `hearteye.data.prepare` transposes when it
+writes them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ STANDARD_LEADS: tuple[str, ...] = (
     "V5",
     "V6",
 )
-LIMB_LEADS: tuple[str, ...] = STANDARD_LEADS[:6]
 
 _CANONICAL = {name.lower(): name for name in STANDARD_LEADS}
 # Prefixes and suffixes that devices and converters wrap around a lead name ("ECG I",
@@ -74,6 +74,9 @@ class RecordMeta:
     # Personal data: kept for the one use that needs it (the API fills an empty patient name
     # from it), never in repr (so never in a log line) and never in `Record.summary`.
     patient_name: str | None = field(default=None, repr=False)
+    # Leads whose file gives no amplitude calibration (WFDB gain 0 or missing): read with the
+    # format's default gain, so their amplitudes are not to be trusted (intervals are).
+    uncalibrated_leads: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
 
@@ -164,6 +167,7 @@ class Record:
             "device": _device_summary(m.device),
             "device_measurements": (m.device or {}).get("measurements"),
             "device_statements": (m.device or {}).get("statements"),
+            "uncalibrated_leads": list(m.uncalibrated_leads),
         }
 
 

@@ -9,8 +9,8 @@ Why these defaults (see `PreprocessConfig`):
   notches and onsets keep their shape. 0.67 Hz is the highest low edge the AHA (Kligfield 2007)
   allows for *zero-phase* filters: it removes respiration-driven baseline wander, which moves
   wave boundaries, without distorting the ST segment, because `sosfiltfilt` adds no phase shift.
-  The seed's 0.005 Hz left nearly all baseline wander in. The upper edge is clamped below Nyquist
-  for low-rate input (a 250 Hz Holter gets ~112 Hz).
+  The original pipeline's 0.005 Hz left nearly all baseline wander in. The upper edge is
+  clamped below Nyquist for low-rate input (a 250 Hz Holter gets ~112 Hz).
 * **Notch 50 Hz** (Europe, where LUDB was recorded); 60 Hz for North American data (MIMIC-IV-ECG
   states "60 Hz notch" in its `filtering` column); ``None`` to skip.
 * **Resampling by a polyphase FIR** (`scipy.signal.resample_poly`) with an exact rational ratio,

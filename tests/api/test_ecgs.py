@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from hearteye.api import records
+from hearteye.api import plot_links
+from hearteye.api.services import ecgs
 
 from .api_helpers import assert_error, form, ludb_files, zipped
 
@@ -34,8 +35,8 @@ def tripwire(monkeypatch):
 
         return _fail
 
-    monkeypatch.setattr(records, "parse_upload", trip("parse_upload"))
-    monkeypatch.setattr(records, "analyze", trip("analyze"))
+    monkeypatch.setattr(ecgs, "parse_upload", trip("parse_upload"))
+    monkeypatch.setattr(ecgs, "analyze", trip("analyze"))
     return calls
 
 
@@ -111,7 +112,7 @@ def test_upload_over_the_limit_is_refused_before_reading(make_app, tripwire):
 
 def test_rejected_upload_leaves_nothing_behind(app, client, auth, monkeypatch):
     """A file the readers refuse: its typed error comes back, nothing is stored or saved."""
-    monkeypatch.setattr(records, "analyze", lambda *_a, **_k: pytest.fail("analyze reached"))
+    monkeypatch.setattr(ecgs, "analyze", lambda *_a, **_k: pytest.fail("analyze reached"))
     resp = client.post(
         "/predict",
         headers=auth,
@@ -136,16 +137,18 @@ def test_plot_link_with_bad_or_expired_signature_is_refused(client):
 
 def test_plot_signature_expires(app):
     with app.test_request_context():
-        url = records.plot_url("AbCdEfGh12345678")
+        url = plot_links.plot_url("AbCdEfGh12345678")
         args = dict(p.split("=") for p in url.split("?", 1)[1].split("&"))
-        assert records.check_signature("AbCdEfGh12345678", int(args["expires"]), args["signature"])
-        assert not records.check_signature(
+        assert plot_links.check_signature(
+            "AbCdEfGh12345678", int(args["expires"]), args["signature"]
+        )
+        assert not plot_links.check_signature(
             "OtherOtherOther1", int(args["expires"]), args["signature"]
         )
-        assert not records.check_signature(
+        assert not plot_links.check_signature(
             "AbCdEfGh12345678", int(args["expires"]) + 1, args["signature"]
         )
         expired = int(time.time()) - 1
-        assert not records.check_signature(
-            "AbCdEfGh12345678", expired, records._signature("AbCdEfGh12345678", expired)
+        assert not plot_links.check_signature(
+            "AbCdEfGh12345678", expired, plot_links._signature("AbCdEfGh12345678", expired)
         )

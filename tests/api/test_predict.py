@@ -1,9 +1,7 @@
 """Uploads that go through the real `hearteye.analyze.analyze`, and everything after them:
 record shape, history, details, leads, plot (signed URL), notes, delete, per-user isolation,
 consistency under storage and database faults, S3, and the HTTP session against gunicorn.
-
-AWAITING ANALYZE: these tests fail with NotImplementedError (a 500) until `analyze` lands
-(issues 4 and 5). Nothing here fakes it.
+Nothing here fakes the analysis.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import requests
 from PIL import Image
 from sqlalchemy.exc import OperationalError
 
-from hearteye.api import records
+from hearteye.api.services import ecgs
 from hearteye.api.storage import StorageError, ecg_keys
 
 from .api_helpers import (
@@ -335,8 +333,8 @@ def test_database_failure_leaves_no_file(app, client, auth):
 
 def test_file_ids_are_unique_and_unguessable(client, auth, monkeypatch):
     seen = []
-    real = records.new_file_id
-    monkeypatch.setattr(records, "new_file_id", lambda: seen.append(real()) or seen[-1])
+    real = ecgs.new_file_id
+    monkeypatch.setattr(ecgs, "new_file_id", lambda: seen.append(real()) or seen[-1])
     for _ in range(3):
         assert upload(client, auth, [zipped(ludb_files("1"))]).status_code == 201
     assert len(set(seen)) == 3 and all(len(s) >= 22 for s in seen)

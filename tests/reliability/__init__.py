@@ -1,1 +1,1 @@
-"""Reliability and security checks (issue 7): hostile input, fuzzing, faults, load, access."""
+"""Reliability and security checks: hostile input, fuzzing, faults, load, access."""

@@ -26,7 +26,7 @@ MiB = 1 << 20
 
 
 def extra_cases() -> list[HostileCase]:
-    """Format-level lies the corpus does not hold (issue 7, item 1)."""
+    """Format-level lies the corpus does not hold."""
     dat, edf = ludb_dat(), edf_bytes()
     R, F = InvalidRecordError, UnsupportedFormatError
 

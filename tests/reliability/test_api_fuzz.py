@@ -1,6 +1,7 @@
-"""Issue 7, item 2: schemathesis against the served /openapi.json, authenticated, every
-operation: no 5xx and every documented response matches its schema. A fixed, small budget
-of examples per operation here; benchmarks/fuzz_api.py runs the long campaign."""
+"""The API keeps its documented contract: schemathesis against the served /openapi.json,
+authenticated, every operation: no 5xx and every documented response matches its schema. A
+fixed, small budget of examples per operation here; benchmarks/fuzz_api.py runs the long
+campaign."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def database_url(request):  # one database (the stricter one; skipped when absen
     return request.getfixturevalue(f"_{request.param}_url")
 
 
+@pytest.mark.slow
 def test_api_conforms_and_never_5xx(fuzz_target, record_property):
     """Every operation of the served document, EXAMPLES generated requests each."""
     from hypothesis import given

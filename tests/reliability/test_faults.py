@@ -1,8 +1,8 @@
-"""Issue 7, item 4: faults. tests/api/test_predict.py already fails each storage write and
-the commit; here: the database going away in the middle of an upload (a real backend kill on
-PostgreSQL), database and storage outages with /ready and recovery, and a process killed by
-SIGKILL between storing the files and committing the row, cleaned by the startup
-reconciliation."""
+"""No record is lost or half-written under faults. tests/api/test_predict.py already fails each
+storage write and the commit; here: the database going away in the middle of an upload (a real
+backend kill on PostgreSQL), database and storage outages with /ready and recovery, and a
+process killed by SIGKILL between storing the files and committing the row, cleaned by the
+startup reconciliation."""
 
 from __future__ import annotations
 
@@ -180,6 +180,7 @@ _KILLED_WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_process_killed_between_store_and_commit(make_app, tmp_path, database_url):
     """A real process dies by SIGKILL with its files stored and its row uncommitted. What it
     left is an orphan folder and no row; the startup step (`hearteye serve` runs

@@ -1,5 +1,5 @@
-"""Issue 7, item 1: every hostile upload over HTTP is a 4xx with its own code and message,
-never a 5xx, nothing is stored, and the service is ready afterwards."""
+"""Every hostile upload over HTTP is a 4xx with its own code and message, never a 5xx, nothing
+is stored, and the service is ready afterwards."""
 
 from __future__ import annotations
 

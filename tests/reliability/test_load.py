@@ -1,6 +1,6 @@
-"""Issue 7, item 5 (small): 50 uploads from 8 concurrent clients to gunicorn (2 workers) on
-PostgreSQL; nothing lost, duplicated or corrupted. benchmarks/reliability_load.py runs the
-1,000-upload version."""
+"""Concurrent uploads are stored whole and once: 50 uploads from 8 concurrent clients to
+gunicorn (2 workers) on PostgreSQL; nothing lost, duplicated or corrupted.
+benchmarks/reliability_load.py runs the 1,000-upload version."""
 
 from __future__ import annotations
 

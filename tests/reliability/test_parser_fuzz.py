@@ -1,6 +1,6 @@
-"""Issue 7, item 3: hypothesis on parse_upload (zip, WFDB, EDF readers) with mutated real
-fixtures: only typed errors, each example within a time bound. Bounded budget here (about
-200 examples per reader); benchmarks/fuzz_parsers.py runs the long campaign."""
+"""Hypothesis on parse_upload (zip, WFDB, EDF readers) with mutated real fixtures: only typed
+errors, each example within a time bound. Bounded budget here (about 200 examples per
+reader); benchmarks/fuzz_parsers.py runs the long campaign."""
 
 from __future__ import annotations
 

@@ -18,10 +18,10 @@ from flask import request, send_from_directory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from hearteye import __version__
 from hearteye.api import db
 from hearteye.api.config import Settings
 from hearteye.api.storage import Storage, make_storage
+from hearteye.version import __version__
 
 log = logging.getLogger("hearteye.api")
 
@@ -186,21 +186,13 @@ def _services(settings: Settings) -> Services:
 
 
 def _extensions(app: APIFlask, settings: Settings) -> None:
-    from flask_cors import CORS
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
 
     from hearteye.api.auth import init_jwt
     from hearteye.api.errors import register_error_handlers
 
-    CORS(
-        app,
-        origins=list(settings.cors_origins),
-        expose_headers=["X-Total-Count"],
-        allow_headers=["Authorization", "Content-Type"],
-        supports_credentials=False,
-        max_age=600,
-    )
+    _cors(app, settings.cors_origins)
     init_jwt(app)
     limiter = Limiter(
         get_remote_address,
@@ -217,15 +209,43 @@ def _extensions(app: APIFlask, settings: Settings) -> None:
     }
 
 
+def _cors(app: APIFlask, origins: tuple[str, ...]) -> None:
+    """Cross-origin access for the listed origins only, with credentials: browser clients
+    that send them (axios ``withCredentials``, as the original React client does) are refused
+    by the browser unless the answer says ``Access-Control-Allow-Credentials: true``. A
+    wildcard (``*``, development only) never carries credentials: browsers refuse that
+    combination, and reflecting every origin with credentials would let any site call the
+    API in a signed-in user's name. Other origins get no CORS headers at all."""
+    from flask_cors import CORS
+
+    wildcard = "*" in origins
+    if wildcard:
+        log.warning(
+            "CORS_ORIGINS=*: any site may call the API, without credentials; a client that "
+            "sends credentials (withCredentials) needs its origin listed instead"
+        )
+    CORS(
+        app,
+        origins="*" if wildcard else list(origins),
+        send_wildcard=wildcard,  # a literal "*", not the caller's origin reflected
+        expose_headers=["X-Total-Count"],
+        allow_headers=["Authorization", "Content-Type"],
+        supports_credentials=not wildcard,
+        max_age=600,
+    )
+
+
 def _blueprints(app: APIFlask) -> None:
-    from hearteye.api import auth, ecgs, health
+    from hearteye.api import auth, ecgs, exports, health, web
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(ecgs.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(exports.bp)
     limiter = app.extensions["hearteye_limiter"]
     for endpoint, limit in app.extensions["hearteye_limits"].items():
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+    web.init_app(app)  # the clinicians' pages at /
 
 
 def _security_headers(resp):

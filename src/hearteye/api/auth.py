@@ -57,7 +57,13 @@ def hasher() -> PasswordHasher:
 @bp.doc(responses={409: "user name or e-mail already taken"})
 def register(body):
     """Create an account."""
-    username, email = body["username"], body["email"].strip().lower()
+    user = create_user(body["username"], body["email"], body["password"])
+    return {"message": "account created; log in with POST /auth/login", "user": user.to_dict()}
+
+
+def create_user(username: str, email: str, password: str) -> User:
+    """A new account (the API and the web app); `Conflict` when the name or e-mail is taken."""
+    email = email.strip().lower()
     s = db.session()
     taken = s.execute(
         select(User.username, User.email).where(
@@ -66,14 +72,14 @@ def register(body):
     ).first()
     if taken:
         raise _taken(username.lower() == taken.username.lower())
-    user = User(username=username, email=email, password_hash=hasher().hash(body["password"]))
+    user = User(username=username, email=email, password_hash=hasher().hash(password))
     s.add(user)
     try:
         s.commit()
     except IntegrityError:  # a concurrent registration won the race
         s.rollback()
         raise _taken(None) from None
-    return {"message": "account created; log in with POST /auth/login", "user": user.to_dict()}
+    return user
 
 
 def _taken(username: bool | None) -> Conflict:
@@ -90,7 +96,21 @@ def _taken(username: bool | None) -> Conflict:
 @bp.doc(responses={401: "wrong user name or password", 429: "too many attempts"})
 def login(body):
     """Exchange a user name (or e-mail) and password for an access and a refresh token."""
-    name = body["username"].strip()
+    user = authenticate(body["username"], body["password"])
+    if user is None:
+        raise _bad_credentials()
+    identity = str(user.id)
+    return {
+        "access_token": create_access_token(identity),
+        "refresh_token": create_refresh_token(identity),
+        "user": user.to_dict(),
+    }
+
+
+def authenticate(name: str, password: str) -> User | None:
+    """The account for a user name (or e-mail) and password, or None. Unknown names cost the
+    same time as a real check, so response times do not reveal accounts."""
+    name = name.strip()
     s = db.session()
     user = (
         s.execute(select(User).where(or_(User.username == name, User.email == name.lower())))
@@ -99,20 +119,14 @@ def login(body):
     )
     ph = hasher()
     if user is None:
-        # Spend the same time as a real check, so response times do not reveal accounts.
-        _verify(ph, current_app.extensions["hearteye"].dummy_hash, body["password"])
-        raise _bad_credentials()
-    if not _verify(ph, user.password_hash, body["password"]):
-        raise _bad_credentials()
+        _verify(ph, current_app.extensions["hearteye"].dummy_hash, password)
+        return None
+    if not _verify(ph, user.password_hash, password):
+        return None
     if ph.check_needs_rehash(user.password_hash):
-        user.password_hash = ph.hash(body["password"])
+        user.password_hash = ph.hash(password)
         s.commit()
-    identity = str(user.id)
-    return {
-        "access_token": create_access_token(identity),
-        "refresh_token": create_refresh_token(identity),
-        "user": user.to_dict(),
-    }
+    return user
 
 
 def _verify(ph: PasswordHasher, stored: str, password: str) -> bool:

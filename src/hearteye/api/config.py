@@ -87,7 +87,7 @@ class Settings:
     secret_key: str = ""
     jwt_access_expires_s: int = 3600
     jwt_refresh_expires_s: int = 30 * 24 * 3600
-    cors_origins: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()  # with credentials; "*": any origin, without them
     redis_url: str = ""
     ratelimit_login: str = "10 per minute"
     ratelimit_register: str = "20 per hour"
@@ -109,6 +109,7 @@ class Settings:
     trusted_proxies: int = 0
     leads_max_seconds: int = 60
     analyze_max_seconds: int = 300  # longer uploads: the first 5 min are analysed (flagged)
+    web_session_s: int = 8 * 3600  # the web app's sign-in lasts one shift, then expires
     orphan_grace_s: int = 900
     auto_migrate: bool = True
     log_level: str = "INFO"
@@ -162,12 +163,13 @@ class Settings:
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0),
             leads_max_seconds=_int(env, "LEADS_MAX_SECONDS", 60, 1),
             analyze_max_seconds=_int(env, "ANALYZE_MAX_SECONDS", 300, 10),
+            web_session_s=_int(env, "WEB_SESSION_SECONDS", 8 * 3600, 60),
             orphan_grace_s=_int(env, "ORPHAN_GRACE_SECONDS", 900, 0),
             auto_migrate=_bool(env.get("DB_AUTO_MIGRATE"), True),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         )
         if env.get("SUPABASE_KEY") and not settings.s3_access_key_id:
-            # The seed talked to Supabase through its REST client with this key; the S3
+            # The original client reached Supabase through its REST API with this key; the S3
             # endpoint needs S3 access keys instead (Dashboard -> Storage -> S3 access keys).
             log.warning(
                 "SUPABASE_KEY is set but S3_ACCESS_KEY_ID is not: Supabase's S3 "

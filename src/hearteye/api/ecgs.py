@@ -1,19 +1,24 @@
 """ECG routes: upload and analyse, history, one record, its leads, its plot, notes, delete.
 
-Each route parses its input, calls `hearteye.api.records`, and shapes the response. A record
-of another user answers 404 exactly like a record that does not exist.
+Each route parses its input, calls `hearteye.api.services.ecgs`, and returns what it got; the
+route's output schema shapes the JSON. A record of another user answers 404 exactly like a
+record that does not exist.
+
+``GET /history`` without ``page`` and ``per_page`` returns the whole list, as the original API
+did (its React client sorts, pages and searches on its own): the JSON array is streamed from
+the database in batches, so memory does not grow with the number of records.
 """
 
 from __future__ import annotations
 
 from apiflask import APIBlueprint, HTTPError
 from apiflask.fields import Integer
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, request, stream_with_context
 from flask_jwt_extended import current_user, jwt_required, verify_jwt_in_request
 
-from hearteye.api import records
 from hearteye.api.auth import BEARER
 from hearteye.api.errors import Forbidden
+from hearteye.api.plot_links import check_signature
 from hearteye.api.schemas import (
     HistoryQuery,
     LeadsOut,
@@ -24,10 +29,9 @@ from hearteye.api.schemas import (
     RecordDetailOut,
     RecordOut,
 )
+from hearteye.api.services import ecgs
 
 bp = APIBlueprint("ecgs", __name__, tag="ECGs")
-
-_FILE_ID = {"file_id": {"description": "the record's file_id"}}
 
 
 @bp.post("/predict")
@@ -57,15 +61,15 @@ def predict(form):
         raise HTTPError(
             400, detail={"form": {"patient_name": ["Missing data for required field."]}}
         )
-    patient = records.PatientForm(
+    patient = ecgs.PatientForm(
         patient_name=form["patient_name"].strip(),
         age=form.get("age"),
         gender=form.get("gender"),
         notes=form.get("notes"),
     )
     files = [(f.filename or "", f.read()) for f in form["file"]]
-    ecg, summary = records.create_ecg(current_user, patient, files)
-    return records.record_dict(ecg, summary), 201, {"Location": f"/ecg/{ecg.file_id}"}
+    ecg, _summary = ecgs.create_ecg(current_user, patient, files)
+    return ecg, 201, {"Location": f"/ecg/{ecg.file_id}"}
 
 
 @bp.get("/history")
@@ -81,9 +85,39 @@ def predict(form):
 )
 @bp.doc(security=BEARER)
 def history(query):
-    """Your records, newest first; `search` matches the patient name or the file id."""
-    rows, total = records.history(current_user, query["search"], query["page"], query["per_page"])
-    return [records.record_dict(r) for r in rows], 200, {"X-Total-Count": str(total)}
+    """Your records, newest first; `search` matches the patient name or the file id.
+
+    Without `page` and `per_page`, all of them (as the original API did); with either, one
+    page (`page` 1 and `per_page` 20 unless given).
+    """
+    search, page, per_page = query["search"], query.get("page"), query.get("per_page")
+    if page is None and per_page is None:
+        rows = ecgs.stream_history(current_user, search)
+        resp = Response(
+            stream_with_context(_json_array(rows, RecordOut())),
+            mimetype="application/json",
+            headers={"X-Total-Count": str(rows.total)},
+        )
+        resp.call_on_close(rows.close)
+        return resp
+    rows, total = ecgs.history(current_user, search, page or 1, per_page or 20)
+    return rows, 200, {"X-Total-Count": str(total)}
+
+
+def _json_array(items, schema, chunk: int = 100):
+    """``[item, ...]`` as text, each item dumped by ``schema``, ``chunk`` items per piece."""
+    dumps = current_app.json.dumps
+    yield "["
+    piece: list[str] = []
+    first = True
+    for item in items:
+        piece.append(dumps(schema.dump(item), separators=(",", ":")))
+        if len(piece) == chunk:
+            yield ("" if first else ",") + ",".join(piece)
+            first, piece = False, []
+    if piece:
+        yield ("" if first else ",") + ",".join(piece)
+    yield "]\n"
 
 
 @bp.get("/ecg/<file_id>")
@@ -92,8 +126,7 @@ def history(query):
 @bp.doc(security=BEARER, responses={404: "no such record in your history"})
 def get_ecg(file_id):
     """One record with its full analysis (`summary`)."""
-    ecg = records.find(current_user, file_id)
-    return records.record_dict(ecg, ecg.summary)
+    return ecgs.find(current_user, file_id)
 
 
 @bp.put("/ecg/<file_id>/notes")
@@ -103,7 +136,7 @@ def get_ecg(file_id):
 @bp.doc(security=BEARER, responses={404: "no such record in your history"})
 def put_notes(file_id, body):
     """Replace the record's notes (`null` clears them)."""
-    return records.record_dict(records.set_notes(current_user, file_id, body["notes"]))
+    return ecgs.set_notes(current_user, file_id, body["notes"])
 
 
 @bp.delete("/ecg/<file_id>")
@@ -112,31 +145,22 @@ def put_notes(file_id, body):
 @bp.doc(security=BEARER, responses={404: "no such record in your history"})
 def delete_ecg(file_id):
     """Delete the record and its stored files."""
-    records.delete(current_user, file_id)
+    ecgs.delete(current_user, file_id)
     return {"message": f"ECG {file_id} deleted"}
 
 
 @bp.get("/ecg/<file_id>/leads")
 @jwt_required()
 @bp.input(LeadsQuery, location="query", arg_name="query")
-@bp.doc(
-    security=BEARER,
-    responses={
-        200: {
-            "description": "the display signals (band-passed, mV, 500 Hz) and measurements",
-            "content": {"application/json": {"schema": LeadsOut}},
-        },
-        404: "no such record in your history",
-    },
-)
+@bp.output(LeadsOut, description="the display signals (band-passed, mV, 500 Hz) and measurements")
+@bp.doc(security=BEARER, responses={404: "no such record in your history"})
 def leads(file_id, query):
     """The signals for display, with the measurements and beats.
 
     Returns up to `LEADS_MAX_SECONDS` seconds from `start`.
     """
-    ecg = records.find(current_user, file_id)
-    # jsonify directly: a schema would re-validate tens of thousands of floats for nothing.
-    return jsonify(records.leads_payload(ecg, query["start"], query["seconds"]))
+    ecg = ecgs.find(current_user, file_id)
+    return ecgs.leads_window(ecg, query["start"], query["seconds"])
 
 
 @bp.get("/ecg/<file_id>/plot.png")
@@ -162,17 +186,17 @@ def plot(file_id):
             expires_at = int(expires or "")
         except ValueError:
             expires_at = 0
-        if not records.check_signature(file_id, expires_at, signature or ""):
+        if not check_signature(file_id, expires_at, signature or ""):
             raise Forbidden(
                 "this plot link has expired or is invalid; fetch the record again "
                 "for a fresh plot_url",
                 code="invalid_signature",
                 details={"file_id": file_id},
             ) from None
-        ecg = records.ecg_by_file_id(file_id)
+        ecg = ecgs.ecg_by_file_id(file_id)
     else:
         verify_jwt_in_request()
-        ecg = records.find(current_user, file_id)
-    resp = Response(records.plot_png(ecg), mimetype="image/png")
+        ecg = ecgs.find(current_user, file_id)
+    resp = Response(ecgs.plot_png(ecg), mimetype="image/png")
     resp.headers["Cache-Control"] = "private, max-age=300"
     return resp

@@ -44,11 +44,6 @@ class Forbidden(ApiError):
     http_status = 403
 
 
-class Unavailable(ApiError):
-    code = "service_unavailable"
-    http_status = 503
-
-
 def ecg_not_found(file_id: str) -> NotFound:
     # Same answer for "does not exist" and "belongs to someone else": no existence oracle.
     return NotFound(

@@ -8,10 +8,10 @@ import logging
 from apiflask import APIBlueprint
 from flask import current_app
 
-from hearteye import __version__
 from hearteye.api import db
 from hearteye.api.errors import error_response
 from hearteye.api.schemas import ErrorOut, HealthOut, StatusOut
+from hearteye.version import __version__
 
 bp = APIBlueprint("health", __name__, tag="Health")
 log = logging.getLogger("hearteye.api")

@@ -90,13 +90,21 @@ class Ecg(Base):
     probability_abnormal: Mapped[float] = mapped_column(Float, nullable=False)
     heart_rate: Mapped[float | None] = mapped_column(Float)
     p_wave_duration_ms: Mapped[float | None] = mapped_column(Float)
-    pq_interval_ms: Mapped[float | None] = mapped_column(Float)
+    # PR interval (P onset to QRS onset). The column keeps the original schema's name
+    # "pq_interval_ms", as does the API field; inside HeartEye it is PR everywhere.
+    pr_interval_ms: Mapped[float | None] = mapped_column("pq_interval_ms", Float)
     qrs_duration_ms: Mapped[float | None] = mapped_column(Float)
     qt_interval_ms: Mapped[float | None] = mapped_column(Float)
     qtc_ms: Mapped[float | None] = mapped_column(Float)
     model: Mapped[str] = mapped_column(String(100), nullable=False)
     delineator: Mapped[str] = mapped_column(String(100), nullable=False)
     summary: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+    @property
+    def confidence(self) -> float:
+        """The probability of the class the record was given."""
+        p = self.probability_abnormal
+        return p if self.classification == "Abnormal" else 1.0 - p
 
 
 class RevokedToken(Base):

@@ -1,16 +1,33 @@
-"""Request and response schemas: they validate input and generate the OpenAPI document.
+"""Request and response schemas: they validate input, shape every response and generate the
+OpenAPI document.
 
-Field names follow the original HeartEye API (existing clients keep working); new fields are
-only added, never renamed.
+A response's shape is written once, here: routes hand the schema the database row (`Ecg`) or
+the service's result and the schema dumps it; no route builds the dict by hand. Field names
+follow the original HeartEye API (the original React client keeps working); new fields are
+only added, never renamed. Where the wire name differs from HeartEye's own name for the same
+thing, the field carries HeartEye's name and ``data_key`` the wire name (the PR interval is
+``pq_interval_ms`` and ``pq_interval`` on the wire, ``pr_interval_ms`` inside).
 """
 
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Dict, Email, Float, Integer, List, Nested, String
+from apiflask.fields import (
+    Boolean,
+    DateTime,
+    Dict,
+    Email,
+    Float,
+    Integer,
+    List,
+    Nested,
+    String,
+)
 from apiflask.fields import File as FileField
 from apiflask.validators import Length, OneOf, Range, Regexp
-from marshmallow import EXCLUDE, ValidationError, pre_load
+from marshmallow import EXCLUDE, ValidationError, missing, pre_load
+
+from hearteye.api.plot_links import plot_url
 
 MAX_NOTES = 10_000
 
@@ -24,6 +41,41 @@ def _no_nul(value) -> None:
 class _In(Schema):
     class Meta:
         unknown = EXCLUDE  # old clients send extra fields; ignore rather than reject
+
+
+class Rounded(Float):
+    """A number rounded to ``places`` decimals in the response."""
+
+    def __init__(self, places: int, **kwargs):
+        super().__init__(**kwargs)
+        self.places = places
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        value = super()._serialize(value, attr, obj, **kwargs)
+        return None if value is None else round(value, self.places)
+
+
+class _Grouped(Nested):
+    """A nested object whose fields are read from the parent object itself: the row keeps
+    the intervals as its own columns, the API groups them under one key."""
+
+    def get_value(self, obj, attr, accessor=None, default=missing):
+        return obj
+
+
+class _SignedPlotUrl(String):
+    """The record's signed plot link, made from its ``file_id`` when the response is built."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else plot_url(value)
+
+
+class _Samples(List):
+    """Lists of numbers passed through as they are (already plain floats): dumping 60,000
+    samples one field at a time would cost more than the rest of the request."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
 
 
 # --------------------------------------------------------------------------- errors
@@ -135,31 +187,40 @@ class PredictIn(_In):
         return out
 
 
+_PR_DESCRIPTION = "PR interval, P onset to QRS onset (named PQ since the original API)"
+
+
 class Intervals(Schema):
     p_wave_duration_ms = Float(allow_none=True)
-    pq_interval_ms = Float(allow_none=True)
+    pr_interval_ms = Float(
+        allow_none=True, data_key="pq_interval_ms", metadata={"description": _PR_DESCRIPTION}
+    )
     qrs_duration_ms = Float(allow_none=True)
     qt_interval_ms = Float(allow_none=True)
     qtc_ms = Float(allow_none=True, metadata={"description": "QT corrected (Bazett)"})
 
 
 class RecordOut(Schema):
+    """One stored record (dumped from its `Ecg` row)."""
+
     id = Integer(required=True)
     file_id = String(required=True)
     patient_name = String(required=True)
     age = Integer(allow_none=True)
     gender = String(allow_none=True)
-    upload_date = String(required=True, metadata={"description": "ISO 8601, UTC"})
+    upload_date = DateTime(required=True, format="iso", metadata={"description": "UTC"})
     classification = String(required=True, metadata={"description": "Normal | Abnormal"})
-    confidence = Float(required=True, metadata={"description": "probability of that class"})
-    probability_abnormal = Float(required=True)
+    confidence = Rounded(4, required=True, metadata={"description": "probability of that class"})
+    probability_abnormal = Rounded(4, required=True)
     notes = String(allow_none=True)
-    plot_url = String(
+    plot_url = _SignedPlotUrl(
+        attribute="file_id",
+        dump_only=True,
         required=True,
         metadata={"description": "signed, expiring URL of the plot; usable in a plain <img>"},
     )
     heart_rate = Float(allow_none=True)
-    intervals = Nested(Intervals, required=True)
+    intervals = _Grouped(Intervals, required=True)
     source_name = String(required=True)
     source_format = String(required=True)
     fs = Float(required=True)
@@ -175,8 +236,17 @@ class RecordDetailOut(RecordOut):
 
 class HistoryQuery(_In):
     search = String(load_default="", validate=[Length(max=200), _no_nul])
-    page = Integer(load_default=1, validate=Range(1, 1_000_000))
-    per_page = Integer(load_default=20, validate=Range(1, 100))
+    page = Integer(
+        validate=Range(1, 1_000_000),
+        metadata={"description": "page number (default 1 when per_page is given)"},
+    )
+    per_page = Integer(
+        validate=Range(1, 100),
+        metadata={
+            "description": "records per page (default 20 when page is given); without page "
+            "and per_page the whole list is returned"
+        },
+    )
 
 
 class NotesIn(_In):
@@ -196,27 +266,35 @@ class LeadsQuery(_In):
 
 
 class LeadsOut(Schema):
+    """A window of a record's display signal (`ecgs.LeadsWindow`) with the record's fields
+    the original client shows beside it (read from the window's ``ecg``)."""
+
     fs = Float(required=True)
     leads = List(String(), required=True)
-    signals = List(List(Float()), required=True, metadata={"description": "mV per sample"})
+    signals = _Samples(List(Float()), required=True, metadata={"description": "mV per sample"})
     start = Float(required=True)
     duration = Float(required=True)
     truncated = Boolean(
         required=True,
         metadata={"description": "true when the record is longer than what is returned"},
     )
-    patient_name = String(required=True)
-    age = Integer(allow_none=True)
-    gender = String(allow_none=True)
-    upload_date = String(required=True)
-    classification = String(required=True)
-    confidence = Float(required=True)
-    notes = String(allow_none=True)
-    p_wave_duration = Float(allow_none=True)
-    pq_interval = Float(allow_none=True)
-    qrs_duration = Float(allow_none=True)
-    qt_interval = Float(allow_none=True)
-    beats = List(Dict(), required=True)
+    patient_name = String(required=True, attribute="ecg.patient_name")
+    age = Integer(allow_none=True, attribute="ecg.age")
+    gender = String(allow_none=True, attribute="ecg.gender")
+    upload_date = DateTime(required=True, format="iso", attribute="ecg.upload_date")
+    classification = String(required=True, attribute="ecg.classification")
+    confidence = Rounded(4, required=True, attribute="ecg.confidence")
+    notes = String(allow_none=True, attribute="ecg.notes")
+    p_wave_duration = Float(allow_none=True, attribute="ecg.p_wave_duration_ms")
+    pr_interval = Float(
+        allow_none=True,
+        attribute="ecg.pr_interval_ms",
+        data_key="pq_interval",
+        metadata={"description": _PR_DESCRIPTION},
+    )
+    qrs_duration = Float(allow_none=True, attribute="ecg.qrs_duration_ms")
+    qt_interval = Float(allow_none=True, attribute="ecg.qt_interval_ms")
+    beats = List(Dict(), required=True, attribute="ecg.summary.beats", dump_default=list)
 
 
 # ---------------------------------------------------------------------------- health

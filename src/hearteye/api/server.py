@@ -11,6 +11,7 @@ import logging
 import os
 
 from hearteye.api.config import Settings
+from hearteye.parallel import default_workers
 
 log = logging.getLogger("hearteye.api")
 
@@ -31,15 +32,6 @@ def prepare(settings: Settings) -> dict:
         engine.dispose()
 
 
-def default_workers() -> int:
-    # analyze is CPU-bound: one process per core; threads inside each keep light requests
-    # (health, history) answering while a worker analyses an upload.
-    return max(
-        1,
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
-    )
-
-
 def run(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -56,6 +48,8 @@ def run(
         def load_config(self):
             options = {
                 "bind": f"{host}:{port}",
+                # analyze is CPU-bound: one process per core; threads inside each keep light
+                # requests (health, history) answering while a worker analyses an upload.
                 "workers": workers or default_workers(),
                 "threads": threads,
                 "worker_class": "gthread",
@@ -73,9 +67,13 @@ def run(
                 self.cfg.set(key, value)
 
         def load(self):
+            from hearteye.analyze import load_models
             from hearteye.api import create_app
 
-            # Migrations ran above; workers skip them.
-            return create_app(auto_migrate=False)
+            # Migrations ran above; workers skip them. The models load as the worker starts,
+            # so its first upload does not wait for them.
+            app = create_app(auto_migrate=False)
+            load_models()
+            return app
 
     _App().run()

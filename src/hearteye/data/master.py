@@ -36,7 +36,6 @@ COLUMNS: tuple[str, ...] = (
     "mains_hz",
 )
 LABELS: tuple[str, ...] = ("normal", "abnormal")
-FIDUCIALS: tuple[str, ...] = ("p_onset", "p_end", "qrs_onset", "qrs_end", "t_end")
 
 
 def build_master(dataset: str, root: str | Path) -> pd.DataFrame:

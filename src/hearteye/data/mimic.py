@@ -30,9 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from hearteye.data.master import FIDUCIALS
 from hearteye.errors import HeartEyeError
 
+# The machine's one measured beat, in ms: the ``machine`` mask source of the master table.
+FIDUCIALS: tuple[str, ...] = ("p_onset", "p_end", "qrs_onset", "qrs_end", "t_end")
 MAX_VALID_MS = 10_000.0
 REPORT_COLUMNS = tuple(f"report_{i}" for i in range(18))
 

@@ -63,22 +63,19 @@ import io
 import json
 import logging
 import math
-import multiprocessing
 import os
 import shutil
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, replace
-from itertools import islice, pairwise
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hearteye import __version__
 from hearteye.data.master import iter_master, scan_master
 from hearteye.data.worker import (
     INFO_COLUMNS,
@@ -90,7 +87,9 @@ from hearteye.data.worker import (
     process_record,
 )
 from hearteye.errors import HeartEyeError
+from hearteye.parallel import run_tasks
 from hearteye.record import STANDARD_LEADS
+from hearteye.version import __version__
 
 log = logging.getLogger("hearteye.data.prepare")
 
@@ -334,39 +333,6 @@ def _progress(total: int):
     return tqdm(total=total, unit="rec", disable=not sys.stderr.isatty(), file=sys.stderr)
 
 
-def _run_local(tasks: Iterator[tuple], workers: int, tally: _Tally) -> None:
-    if workers <= 1:
-        for t in tasks:
-            tally.add(run_shard(*t), ran=True)
-        return
-    # fork: workers start at once with the pipeline already imported, and the caller's main
-    # module is not re-run (spawn/forkserver would re-import an unguarded script).
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        # Bounded in-flight submissions: the parent never lays out or queues the data set.
-        running = {pool.submit(run_shard, *t) for t in islice(tasks, _IN_FLIGHT * workers)}
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                tally.add(fut.result(), ran=True)
-                running.update(pool.submit(run_shard, *t) for t in islice(tasks, 1))
-
-
-def _run_dask(tasks: Iterator[tuple], scheduler: str, tally: _Tally) -> None:
-    from distributed import Client, as_completed
-
-    with Client(scheduler) as client:
-        slots = _IN_FLIGHT * max(1, sum(client.nthreads().values()))
-        futures = as_completed(
-            [client.submit(run_shard, *t, pure=False) for t in islice(tasks, slots)]
-        )
-        for fut in futures:
-            tally.add(fut.result(), ran=True)
-            fut.release()
-            for t in islice(tasks, 1):
-                futures.add(client.submit(run_shard, *t, pure=False))
-
-
 def _start_files(out: Path, specs: dict, fingerprint: str) -> None:
     """Keep the output files of an interrupted run with this fingerprint, or create them
     empty, dropping any shards of another run."""
@@ -474,10 +440,10 @@ def prepare_split(
     with _progress(n_rows) as bar:
         tally = _Tally(bar)
         tasks = _shard_tasks(csv_path, shard_size, params, out, fingerprint, tally)
-        if scheduler:
-            _run_dask(tasks, scheduler, tally)
-        else:
-            _run_local(tasks, workers, tally)
+        for _, summary in run_tasks(
+            run_shard, tasks, workers=workers, scheduler=scheduler, in_flight=_IN_FLIGHT
+        ):
+            tally.add(summary, ran=True)
     n = _finish_arrays(out, specs, tally)
     if _write_info(out, tally) != n:
         raise HeartEyeError("df_info.csv and the arrays disagree on the window count")

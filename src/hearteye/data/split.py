@@ -30,8 +30,6 @@ try:
 except ImportError as exc:  # scikit-learn ships with the [train] extra, not the service
     raise ImportError("hearteye split needs scikit-learn: pip install 'hearteye[train]'") from exc
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-
 
 def _take_fold(df: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of the rows held out as ``fraction`` of the patients."""

@@ -48,9 +48,6 @@ class Beat:
     def anchor(self) -> float:
         return self.qrs_onset if self.qrs_onset is not None else self.p_onset
 
-    def shifted(self, offset: float) -> Beat:
-        return Beat(**{k: None if v is None else v + offset for k, v in asdict(self).items()})
-
     def to_seconds(self, fs: float, ndigits: int = 4) -> dict:
         return {
             k: None if v is None else round(float(v) / fs, ndigits) for k, v in asdict(self).items()

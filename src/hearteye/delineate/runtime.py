@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from hearteye.artefacts import models_dir
 from hearteye.delineate.postprocess import Beat, beats_from_probs, global_beats
 from hearteye.record import Record
-from hearteye.signal import PreprocessConfig, preprocess
+from hearteye.signal import PreprocessConfig, Preprocessed, preprocess
 
 MODEL_ENV = "HEARTEYE_DELINEATOR_MODEL"
 WINDOW = 5120  # samples at 500 Hz per window for long records (10.24 s)
@@ -38,25 +40,33 @@ SINGLE_WINDOW = 6144  # records up to this many samples run as one window
 BATCH_WINDOWS = 16  # windows per ONNX call (bounds memory on long records)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Delineation:
-    """The result: boundaries in samples at ``fs`` (500 Hz) from the start of the record."""
+    """The complete result, immutable: boundaries in samples at ``fs`` (500 Hz) from the
+    start of the record, per lead and global, and the probabilities they came from.
+
+    Built once by `Delineator`; every consumer (the CLI, `hearteye.analyze`, the evaluation)
+    uses it as it is.
+    """
 
     fs: float  # rate of the boundaries (the preprocessing target, 500 Hz)
     record_fs: float  # rate of the record as read
-    beats: list[Beat]
-    leads: dict[str, list[Beat]]
-    prob: np.ndarray  # [lead, 3, sample] per-lead probabilities (P, QRS, QT)
+    beats: tuple[Beat, ...]
+    leads: Mapping[str, tuple[Beat, ...]]
+    prob: np.ndarray  # [lead, 3, sample] per-lead probabilities (P, QRS, QT), read-only
+    model: str  # name and content hash of the model that produced it
+
+    def global_seconds(self) -> list[dict]:
+        """Global beats in seconds, ``None`` (JSON null) for absent waves."""
+        return [b.to_seconds(self.fs) for b in self.beats]
+
+    def lead_seconds(self) -> dict[str, list[dict]]:
+        """Per-lead beats in seconds."""
+        return {lead: [b.to_seconds(self.fs) for b in beats] for lead, beats in self.leads.items()}
 
     def to_dict(self) -> dict:
-        """The CLI / API shape: times in seconds, ``None`` (JSON null) for absent waves."""
-        return {
-            "fs": self.record_fs,
-            "beats": [b.to_seconds(self.fs) for b in self.beats],
-            "leads": {
-                lead: [b.to_seconds(self.fs) for b in beats] for lead, beats in self.leads.items()
-            },
-        }
+        """The CLI shape: the record's rate and the beats in seconds."""
+        return {"fs": self.record_fs, "beats": self.global_seconds(), "leads": self.lead_seconds()}
 
 
 def default_model_path() -> Path:
@@ -134,27 +144,47 @@ class Delineator:
 
     # -- boundaries ----------------------------------------------------------------------
     def delineate_signal(
-        self, x: np.ndarray, leads: tuple[str, ...], flat: np.ndarray | None = None, **window_kw
+        self,
+        x: np.ndarray,
+        leads: tuple[str, ...],
+        flat: np.ndarray | None = None,
+        record_fs: float | None = None,
+        **window_kw,
     ) -> Delineation:
-        """Delineate preprocessed ``x[lead, sample]`` at 500 Hz."""
+        """Delineate preprocessed ``x[lead, sample]`` at 500 Hz (``record_fs``: the rate the
+        record was read at, for the result's description; defaults to 500 Hz)."""
         prob = self.probabilities(x, **window_kw)
+        prob.flags.writeable = False
         flat = np.zeros(len(leads), bool) if flat is None else np.asarray(flat, bool)
-        per_lead = {}
-        for i, lead in enumerate(_unique(leads)):
-            per_lead[lead] = [] if flat[i] else beats_from_probs(prob[i], self.fs)
-        beats = global_beats(prob, self.fs, ~flat)
-        return Delineation(fs=self.fs, record_fs=self.fs, beats=beats, leads=per_lead, prob=prob)
+        per_lead = {
+            lead: () if flat[i] else tuple(beats_from_probs(prob[i], self.fs))
+            for i, lead in enumerate(_unique(leads))
+        }
+        return Delineation(
+            fs=self.fs,
+            record_fs=self.fs if record_fs is None else float(record_fs),
+            beats=tuple(global_beats(prob, self.fs, ~flat)),
+            leads=MappingProxyType(per_lead),
+            prob=prob,
+            model=self.version,
+        )
+
+    def delineate_preprocessed(
+        self, pp: Preprocessed, record_fs: float, **window_kw
+    ) -> Delineation:
+        """Delineate the output of `hearteye.signal.preprocess` (z-scored, at 500 Hz) of a
+        record read at ``record_fs``: the path `hearteye.analyze` takes, so the record is
+        filtered once for the display copy and the model alike."""
+        if pp.fs != self.fs:
+            raise ValueError(f"preprocessing must resample to {self.fs} Hz, got {pp.fs}")
+        return self.delineate_signal(pp.signal, pp.leads, pp.flat, record_fs, **window_kw)
 
     def delineate(
         self, record: Record, config: PreprocessConfig | None = None, **window_kw
     ) -> Delineation:
         """Preprocess (filter, resample to 500 Hz, z-score) and delineate a `Record`."""
         pp = preprocess(record, config or PreprocessConfig())
-        if pp.fs != self.fs:
-            raise ValueError(f"preprocessing must resample to {self.fs} Hz, got {pp.fs}")
-        out = self.delineate_signal(pp.signal, record.leads, pp.flat, **window_kw)
-        out.record_fs = float(record.fs)
-        return out
+        return self.delineate_preprocessed(pp, record.fs, **window_kw)
 
 
 def _unique(leads: tuple[str, ...]) -> list[str]:

@@ -176,7 +176,9 @@ _PAREN = re.compile(r"\s*\(.*\)\s*$")
 def _lead_name(definition, ch: int) -> str:
     seq = definition.get("ChannelSourceSequence") or []
     meaning = str(seq[0].get("CodeMeaning", "")) if seq else ""
-    return normalise_lead_name(_PAREN.sub("", meaning)) if meaning else f"channel {ch + 1}"
+    # "Lead I (Einthoven)" (SCP-ECG codes), "aVR, augmented voltage, right" (MDC codes)
+    core = _PAREN.sub("", meaning).split(",")[0]
+    return normalise_lead_name(core) if meaning else f"channel {ch + 1}"
 
 
 def _findings(ds, source: str):

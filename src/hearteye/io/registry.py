@@ -4,8 +4,9 @@ Each `Format` names its reader and says how a file of that format is recognised:
 first bytes (a magic number, the DICOM preamble, the root element of an XML document) and by
 the suffix of its name. Content decides first: a file is what its bytes say, whatever it is
 called (an EDF file renamed ``.dat`` is read as EDF, a zip sent as ``.bin`` is unpacked as a
-zip). The suffix decides only when no format recognises the bytes, so a damaged ``.edf``
-reaches the EDF reader and gets its specific error rather than a generic one. A file that
+zip). The suffix decides only when no format recognises the bytes and it names exactly one
+format, so a damaged ``.edf`` reaches the EDF reader and gets its specific error rather than a
+generic one (``.xml`` names three formats and decides nothing). A file that
 neither recognises is not a format HeartEye reads.
 
 `hearteye.io.read_record` (files on disk), `hearteye.io.upload.parse_upload` (bytes from the
@@ -87,20 +88,30 @@ FORMATS: tuple[Format, ...] = (
         scp.read_scp,
         scp.read_scp_member,
     ),
-    # XML formats: recognised by their root element only, since .xml means several vendors.
+    # XML formats: .xml names three of them, so only the root element tells them apart.
     Format(
-        muse.FORMAT, "GE MUSE XML", (), muse.looks_like_muse, muse.read_muse, muse.read_muse_member
+        muse.FORMAT,
+        "GE MUSE XML",
+        (".xml",),
+        muse.looks_like_muse,
+        muse.read_muse,
+        muse.read_muse_member,
     ),
     Format(
         philips.FORMAT,
         "Philips XML",
-        (),
+        (".xml",),
         philips.looks_like_philips,
         philips.read_philips,
         philips.read_philips_member,
     ),
     Format(
-        aecg.FORMAT, "HL7 aECG XML", (), aecg.looks_like_aecg, aecg.read_aecg, aecg.read_aecg_member
+        aecg.FORMAT,
+        "HL7 aECG XML",
+        (".xml",),
+        aecg.looks_like_aecg,
+        aecg.read_aecg,
+        aecg.read_aecg_member,
     ),
     # Last: its content test (a text line) is the loosest.
     Format(
@@ -125,7 +136,14 @@ def identify(name: str, head: bytes) -> Format | None:
         if fmt.looks_like(head):
             return fmt
     suffix = posixpath.splitext(name.replace("\\", "/"))[1].lower()
-    return next((f for f in FORMATS if suffix in f.suffixes), None)
+    named = [f for f in FORMATS if suffix in f.suffixes]
+    return named[0] if len(named) == 1 else None  # ".xml" names three: no guess
+
+
+def record_suffixes() -> tuple[str, ...]:
+    """Every suffix a file of the table usually has (for walking folders: a WFDB signal
+    file is not a record, its header is)."""
+    return tuple(dict.fromkeys(s for f in FORMATS for s in f.suffixes))
 
 
 def format_named(name: str) -> Format:

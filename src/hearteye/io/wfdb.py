@@ -47,6 +47,7 @@ _DEFAULT_LIMITS = ReadLimits()
 _RECORD_LINE = re.compile(rb"^[A-Za-z0-9_.~+-]+(?:/\d+)?[ \t]+\d+(?:[ \t]|$)")
 _RATE_FIELD = re.compile(rb"^[\d.]+(?:/[\d.]+)?(?:\([-\d.]+\))?$")
 _FORMAT_FIELD = re.compile(rb"^\d+(?:x\d+)?(?::\d+)?(?:\+\d+)?$")
+DEFAULT_ADC_GAIN = 200.0  # WFDB's DEFGAIN: ADC units per physical unit when uncalibrated
 _UNCOMPRESSED = set(wfdb_signal.ALIGNED_FMTS) | set(wfdb_signal.UNALIGNED_FMTS)
 _COMPRESSED = set(wfdb_signal.COMPRESSED_FMTS)
 # Signal file names must be plain names in the header's folder: WFDB allows no paths here,
@@ -151,6 +152,13 @@ def wfdb_length(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> tuple
     hea, hdr = _checked_header(path, limits)
     _, max_spf = _ecg_signals(hdr, hea.name)
     return hdr.sig_len * max_spf, hdr.fs * max_spf
+
+
+def wfdb_files(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> list[Path]:
+    """The files one WFDB record is made of: its header, then its signal files in header
+    order (checked as `read_wfdb` checks them; no sample is read)."""
+    hea, hdr = _checked_header(path, limits)
+    return [hea, *(hea.parent / name for name in hdr.files)]
 
 
 def _checked_header(path: str | Path, limits: ReadLimits) -> tuple[Path, WfdbHeader]:
@@ -312,7 +320,7 @@ def _parse_signal_line(line: str, index: int, source: str) -> dict:
             f"(supported: {', '.join(sorted(_UNCOMPRESSED | _COMPRESSED, key=int))})",
             code="unsupported_signal_format",
         )
-    gain = _parse_gain(g["adc_gain"], name, source)
+    gain, calibrated = _parse_gain(g["adc_gain"], name, source)
     try:
         baseline = (
             int(g["baseline"]) if g["baseline"] else (int(g["adc_zero"]) if g["adc_zero"] else 0)
@@ -340,32 +348,37 @@ def _parse_signal_line(line: str, index: int, source: str) -> dict:
         "skew": skew,
         "byte_offset": byte_offset,
         "gain": gain,
+        "calibrated": calibrated,
         "baseline": baseline,
         "units": g["units"] or "mV",
         "name": name,
     }
 
 
-def _parse_gain(raw: str, name: str, source: str) -> float:
-    """The ADC gain in units per mV-like unit. Missing means WFDB's default of 200.
+def _parse_gain(raw: str, name: str, source: str) -> tuple[float, bool]:
+    """(ADC gain in units per physical unit, whether the header calibrated it).
 
-    WFDB also reads an explicit 0 as 200, but a 0 written in a header almost always means the
-    converter did not know the gain; guessing 200 would scale the ECG wrongly by an unknown
-    factor, so an explicit 0 is refused.
+    As the WFDB specification (header(5)) and wfdb-python read it: a missing gain or a gain of
+    0 means "uncalibrated", and the default of 200 applies. The record is read, and the lead is
+    listed in ``RecordMeta.uncalibrated_leads`` so the quality step flags it and amplitudes are
+    not trusted; intervals and rhythm do not depend on the gain. A gain that is not a finite
+    number makes the header unreadable and is refused.
     """
     if raw == "":
-        return 200.0
+        return DEFAULT_ADC_GAIN, False
     try:
         gain = float(raw)
     except ValueError:
         gain = math.nan
-    if not math.isfinite(gain) or gain == 0:
+    if not math.isfinite(gain):
         raise InvalidRecordError(
-            f"{source}: signal {name} has ADC gain {raw!r}; a gain of 0 or a non-number makes "
-            "the amplitudes undefined. Write the real gain (ADC units per mV) in the header",
+            f"{source}: signal {name} has ADC gain {raw!r}; a gain that is not a finite number "
+            "makes the amplitudes undefined. Write the real gain (ADC units per mV) in the header",
             code="invalid_gain",
         )
-    return gain
+    if gain == 0:
+        return DEFAULT_ADC_GAIN, False
+    return gain, True
 
 
 def _check_files_consistent(hdr: WfdbHeader, source: str) -> None:
@@ -573,6 +586,11 @@ def _meta(hdr: WfdbHeader, source: str, keep: list[int]) -> RecordMeta:
         source=source,
         record_name=hdr.record_name,
         original_units=tuple(hdr.signals[i]["units"] for i in keep),
+        uncalibrated_leads=tuple(
+            normalise_lead_name(hdr.signals[i]["name"])
+            for i in keep
+            if not hdr.signals[i]["calibrated"]
+        ),
         original_fs=hdr.fs,
         recording_duration_s=None
         if hdr.recording_frames is None

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hearteye import __version__
 from hearteye.classify import FORMAT_VERSION, platt
 from hearteye.data.master import read_master
 from hearteye.errors import HeartEyeError
 from hearteye.features import FINDING_MEASUREMENTS, feature_names
+from hearteye.version import __version__
 
 log = logging.getLogger("hearteye.train_classifier")
 

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from hearteye.delineate.evaluate import Evaluator
 from hearteye.delineate.postprocess import beats_from_probs, boundaries, runs
 from hearteye.delineate.unet import CHANNELS, LeadUNet, count_params, export_onnx
+from hearteye.train.evaluate_delineator import Evaluator
 
 FS = 500.0
 

@@ -1,48 +1,58 @@
-"""The ECG service behind the routes: create (parse -> analyze -> store -> row), read, list,
-annotate and delete a user's ECGs, draw and sign their plots.
+"""The ECG service: create (parse -> analyze -> store -> row), find, list, annotate and delete
+a user's ECGs; the display-signal window and the plot of a stored one.
 
 Consistency rule: stored files and the database row exist together or not at all. Create
 stores the files first and commits the row last; if anything fails, what was stored is
 deleted again. Delete removes the row first and the files after; files left behind by a
 crash in between are orphans that `hearteye.api.reconcile` removes.
 
-The plot is a cache derived from two stored files (the display signal and, in the row, the
+The plot is a cache derived from two stored things (the display signal and, in the row, the
 analysis summary): drawn on its first request, or at upload with ``PLOT_ON_UPLOAD=true``.
 Drawing it at upload costs ~20 ms per request, 40 % of `analyze` itself.
+
+A user's whole history is read in batches of `HISTORY_BATCH` rows without the analysis
+summaries (`stream_history`), so listing thousands of records holds one batch in memory.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import io
 import logging
-import math
 import secrets
-import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
-from flask import current_app, has_request_context, url_for
-from sqlalchemy import func, or_, select
+from flask import current_app
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, defer
 
 from hearteye.analyze import Analysis, analyze
 from hearteye.api import db
 from hearteye.api.errors import ecg_not_found
 from hearteye.api.models import Ecg, User, utcnow
-from hearteye.api.storage import NotFoundInStorage, Storage, StorageError, ecg_keys
+from hearteye.api.storage import (
+    UV_PER_MV,
+    NotFoundInStorage,
+    Storage,
+    StorageError,
+    decode_display,
+    ecg_keys,
+    encode_display,
+)
 from hearteye.errors import HeartEyeError
 from hearteye.io import ReadLimits, UploadLimits, parse_upload
+from hearteye.jsonutil import json_safe
 from hearteye.plot import render_png
 from hearteye.record import Record
 
 log = logging.getLogger("hearteye.api")
 
-# Display signals are kept as int16 microvolts: exact to 1 uV, a quarter of float64's size,
-# uncompressed (compression cost more time per upload than it saved in storage).
-_UV_PER_MV = 1000.0
+HISTORY_BATCH = 200
+# Rows per fetch when the summaries come too (an export): a summary is ~13 KB per 10 s
+# analysed, so 50 of them keep a streaming response's memory under a megabyte.
+SUMMARY_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,20 @@ class PatientForm:
     age: int | None
     gender: str | None  # "M" | "F" | "O"
     notes: str | None
+
+
+@dataclass(frozen=True)
+class LeadsWindow:
+    """Seconds ``start`` to ``start + duration`` of a record's stored display signal;
+    ``signals[lead][sample]`` in mV (3 decimals); ``truncated`` when the record has more."""
+
+    ecg: Ecg
+    fs: float
+    leads: tuple[str, ...]
+    signals: list[list[float]]
+    start: float
+    duration: float
+    truncated: bool
 
 
 def _services():
@@ -101,15 +125,14 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
     file_id = new_file_id()
     keys = ecg_keys(file_id)
     row = _row(user, form, record, analysis, summary, file_id, source_name, content_type)
+    display = encode_display(
+        analysis.signal, analysis.fs, analysis.leads, svc.settings.leads_max_seconds
+    )
     storage: Storage = svc.storage
     s = db.session()
     try:
         storage.put(keys.upload, upload, content_type)
-        storage.put(
-            keys.display,
-            encode_display(analysis, svc.settings.leads_max_seconds),
-            "application/octet-stream",
-        )
+        storage.put(keys.display, display, "application/octet-stream")
         if png is not None:
             storage.put(keys.plot, png, "image/png")
         s.add(row)
@@ -216,7 +239,7 @@ def _row(
         probability_abnormal=p_abn,
         heart_rate=_value(glob, "heart_rate"),
         p_wave_duration_ms=_value(glob, "p_duration"),
-        pq_interval_ms=_value(glob, "pr_interval"),
+        pr_interval_ms=_value(glob, "pr_interval"),
         qrs_duration_ms=_value(glob, "qrs_duration"),
         qt_interval_ms=_value(glob, "qt_interval"),
         qtc_ms=_value(glob, "qtc_bazett"),
@@ -232,120 +255,7 @@ def _value(glob: dict, name: str) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def json_safe(obj):
-    """Plain JSON types only: numpy scalars and arrays unwrapped, NaN and inf as null
-    (PostgreSQL's json type and browsers both reject NaN)."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-# --------------------------------------------------------------------- display signal
-
-
-def encode_display(analysis: Analysis, max_seconds: float) -> bytes:
-    n = min(analysis.signal.shape[1], int(round(max(max_seconds, 10.0) * analysis.fs)))
-    uv = np.clip(np.rint(analysis.signal[:, :n] * _UV_PER_MV), -32768, 32767).astype(np.int16)
-    buf = io.BytesIO()
-    np.savez(
-        buf,
-        signal_uv=uv,
-        fs=np.float64(analysis.fs),
-        leads=np.array(analysis.leads, dtype=str),
-        total_samples=np.int64(analysis.signal.shape[1]),
-    )
-    return buf.getvalue()
-
-
-def decode_display(data: bytes) -> tuple[np.ndarray, float, list[str], int]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        return (
-            z["signal_uv"],
-            float(z["fs"]),
-            [str(x) for x in z["leads"]],
-            int(z["total_samples"]),
-        )
-
-
-def leads_payload(ecg: Ecg, start: float, seconds: float | None) -> dict:
-    svc = _services()
-    uv, fs, leads, total = decode_display(svc.storage.get(ecg_keys(ecg.file_id).display))
-    limit = float(svc.settings.leads_max_seconds)
-    seconds = limit if seconds is None else min(seconds, limit)
-    i0 = min(int(round(start * fs)), uv.shape[1])
-    i1 = min(i0 + int(round(seconds * fs)), uv.shape[1])
-    mv = np.round(uv[:, i0:i1].astype(np.float64) / _UV_PER_MV, 3)
-    summary = ecg.summary or {}
-    return {
-        "fs": fs,
-        "leads": leads,
-        "signals": mv.tolist(),
-        "start": round(i0 / fs, 6),
-        "duration": round((i1 - i0) / fs, 6),
-        "truncated": i0 > 0 or i1 < total,
-        "patient_name": ecg.patient_name,
-        "age": ecg.age,
-        "gender": ecg.gender,
-        "upload_date": ecg.upload_date.isoformat(),
-        "classification": ecg.classification,
-        "confidence": confidence(ecg),
-        "notes": ecg.notes,
-        "p_wave_duration": ecg.p_wave_duration_ms,
-        "pq_interval": ecg.pq_interval_ms,
-        "qrs_duration": ecg.qrs_duration_ms,
-        "qt_interval": ecg.qt_interval_ms,
-        "beats": summary.get("beats", []),
-    }
-
-
 # -------------------------------------------------------------------------------- read
-
-
-def confidence(ecg: Ecg) -> float:
-    p = ecg.probability_abnormal
-    return round(p if ecg.classification == "Abnormal" else 1.0 - p, 4)
-
-
-def record_dict(ecg: Ecg, summary: dict | None = None) -> dict:
-    out = {
-        "id": ecg.id,
-        "file_id": ecg.file_id,
-        "patient_name": ecg.patient_name,
-        "age": ecg.age,
-        "gender": ecg.gender,
-        "upload_date": ecg.upload_date.isoformat(),
-        "classification": ecg.classification,
-        "confidence": confidence(ecg),
-        "probability_abnormal": round(ecg.probability_abnormal, 4),
-        "notes": ecg.notes,
-        "plot_url": plot_url(ecg.file_id),
-        "heart_rate": ecg.heart_rate,
-        "intervals": {
-            "p_wave_duration_ms": ecg.p_wave_duration_ms,
-            "pq_interval_ms": ecg.pq_interval_ms,
-            "qrs_duration_ms": ecg.qrs_duration_ms,
-            "qt_interval_ms": ecg.qt_interval_ms,
-            "qtc_ms": ecg.qtc_ms,
-        },
-        "source_name": ecg.source_name,
-        "source_format": ecg.source_format,
-        "fs": ecg.fs,
-        "n_leads": ecg.n_leads,
-        "duration_s": ecg.duration_s,
-        "model": ecg.model,
-        "delineator": ecg.delineator,
-    }
-    if summary is not None:
-        out["summary"] = summary
-    return out
 
 
 def _plausible(file_id: str) -> bool:
@@ -367,8 +277,23 @@ def find(user: User, file_id: str) -> Ecg:
     return ecg
 
 
-def history(user: User, search: str, page: int, per_page: int) -> tuple[list[Ecg], int]:
+def ecg_by_file_id(file_id: str) -> Ecg:
+    """Any user's record (for a signed plot link, whose signature is the authorisation)."""
+    if not _plausible(file_id):
+        raise ecg_not_found(file_id)
+    ecg = db.session().execute(select(Ecg).where(Ecg.file_id == file_id)).scalar_one_or_none()
+    if ecg is None:
+        raise ecg_not_found(file_id)
+    return ecg
+
+
+def history_query(user: User, search: str, with_summary: bool = False) -> Select:
+    """The user's records matching ``search`` (patient name or file id, a literal substring,
+    case-insensitive), without their summaries unless ``with_summary`` (lists never show
+    them; an export that does loads them in the same query rather than one by one)."""
     query = select(Ecg).where(Ecg.user_id == user.id)
+    if not with_summary:
+        query = query.options(defer(Ecg.summary))
     term = search.strip()
     if term:
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -378,18 +303,67 @@ def history(user: User, search: str, page: int, per_page: int) -> tuple[list[Ecg
                 Ecg.file_id.ilike(pattern, escape="\\"),
             )
         )
+    return query
+
+
+def _newest_first(query: Select) -> Select:
+    return query.order_by(Ecg.upload_date.desc(), Ecg.id.desc())
+
+
+def _count(session: Session, query: Select) -> int:
+    return int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+
+
+def history(user: User, search: str, page: int, per_page: int) -> tuple[list[Ecg], int]:
+    """One page of the user's records, newest first, and how many match in all."""
     s = db.session()
-    total = s.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = (
-        s.execute(
-            query.order_by(Ecg.upload_date.desc(), Ecg.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        )
-        .scalars()
-        .all()
-    )
-    return list(rows), int(total)
+    query = history_query(user, search)
+    total = _count(s, query)
+    rows = s.execute(_newest_first(query).offset((page - 1) * per_page).limit(per_page))
+    return list(rows.scalars().all()), total
+
+
+class HistoryStream:
+    """All of a user's matching records, newest first (iterate once), and ``total``.
+
+    Rows are fetched `HISTORY_BATCH` at a time (a server-side cursor on PostgreSQL) through a
+    session of its own: a streamed response is sent after the request's session has closed.
+    The queries run in the constructor, so a database fault is raised there, before any
+    byte of a response. The session is released when the iteration ends or `close` is called
+    (a streamed response calls it when the server closes it, even if never iterated).
+    """
+
+    def __init__(self, user: User, search: str, with_summary: bool = False):
+        self._session: Session = _services().sessions()
+        try:
+            query = history_query(user, search, with_summary)
+            self.total = _count(self._session, query)
+            result = self._session.execute(
+                _newest_first(query).execution_options(
+                    yield_per=SUMMARY_BATCH if with_summary else HISTORY_BATCH
+                )
+            )
+            self._rows = iter(result.scalars())
+        except BaseException:
+            self._session.close()
+            raise
+
+    def __iter__(self) -> Iterator[Ecg]:
+        try:
+            yield from self._rows
+        finally:
+            self.close()  # at the end, or when the consumer stops early
+
+    def close(self) -> None:
+        self._session.close()  # idempotent
+
+
+def stream_history(user: User, search: str, with_summary: bool = False) -> HistoryStream:
+    """The user's whole matching history, read in batches (see `HistoryStream`)."""
+    return HistoryStream(user, search, with_summary)
+
+
+# -------------------------------------------------------------------------------- write
 
 
 def set_notes(user: User, file_id: str, notes: str | None) -> Ecg:
@@ -405,6 +379,31 @@ def delete(user: User, file_id: str) -> None:
     s.delete(ecg)
     s.commit()
     _discard(_services().storage, file_id)
+
+
+# ----------------------------------------------------------------- display signal, plot
+
+
+def leads_window(ecg: Ecg, start: float, seconds: float | None) -> LeadsWindow:
+    """``seconds`` (at most LEADS_MAX_SECONDS; that much when None) of the stored display
+    signal from ``start``."""
+    svc = _services()
+    display = decode_display(svc.storage.get(ecg_keys(ecg.file_id).display))
+    uv, fs = display.signal_uv, display.fs
+    limit = float(svc.settings.leads_max_seconds)
+    seconds = limit if seconds is None else min(seconds, limit)
+    i0 = min(int(round(start * fs)), uv.shape[1])
+    i1 = min(i0 + int(round(seconds * fs)), uv.shape[1])
+    mv = np.round(uv[:, i0:i1].astype(np.float64) / UV_PER_MV, 3)
+    return LeadsWindow(
+        ecg=ecg,
+        fs=fs,
+        leads=display.leads,
+        signals=mv.tolist(),
+        start=round(i0 / fs, 6),
+        duration=round((i1 - i0) / fs, 6),
+        truncated=i0 > 0 or i1 < display.total_samples,
+    )
 
 
 def plot_png(ecg: Ecg) -> bytes:
@@ -428,59 +427,5 @@ def plot_png(ecg: Ecg) -> bytes:
 def stored_analysis(ecg: Ecg) -> Analysis:
     """The `Analysis` of a stored record, rebuilt from its summary and display signal (the
     first LEADS_MAX_SECONDS of it), for drawing."""
-    uv, fs, leads, _total = decode_display(_services().storage.get(ecg_keys(ecg.file_id).display))
-    s = ecg.summary or {}
-    return Analysis(
-        record=s.get("record", {}),
-        fs=fs,
-        leads=tuple(leads),
-        signal=(uv.astype(np.float32) / _UV_PER_MV),
-        beats=s.get("beats", []),
-        lead_beats=s.get("lead_beats", {}),
-        measurements=s.get("measurements", {}),
-        quality=s.get("quality", []),
-        classification=s.get("classification", "normal"),
-        probability_abnormal=float(s.get("probability_abnormal", ecg.probability_abnormal)),
-        model=s.get("model", ecg.model),
-        delineator=s.get("delineator", ecg.delineator),
-        reasons=s.get("reasons", []),
-        analysed_seconds=s.get("analysed_seconds"),
-    )
-
-
-def ecg_by_file_id(file_id: str) -> Ecg:
-    if not _plausible(file_id):
-        raise ecg_not_found(file_id)
-    ecg = db.session().execute(select(Ecg).where(Ecg.file_id == file_id)).scalar_one_or_none()
-    if ecg is None:
-        raise ecg_not_found(file_id)
-    return ecg
-
-
-# ----------------------------------------------------------------------- signed links
-
-
-def _signature(file_id: str, expires: int) -> str:
-    key = _services().settings.secret_key.encode()
-    mac = hmac.new(key, f"plot:{file_id}:{expires}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
-
-
-def plot_url(file_id: str) -> str:
-    settings = _services().settings
-    ttl = settings.plot_url_ttl_s
-    # Expiry rounded up to a 5-minute step: the same URL for a while, so browsers cache it.
-    step = min(300, ttl)
-    expires = int(math.ceil((time.time() + ttl) / step) * step)
-    args = {"file_id": file_id, "expires": expires, "signature": _signature(file_id, expires)}
-    if settings.public_base_url:
-        return settings.public_base_url + url_for("ecgs.plot", **args)
-    if has_request_context():
-        return url_for("ecgs.plot", _external=True, **args)
-    return url_for("ecgs.plot", **args)
-
-
-def check_signature(file_id: str, expires: int, signature: str) -> bool:
-    if expires < time.time():
-        return False
-    return hmac.compare_digest(_signature(file_id, expires), signature or "")
+    display = decode_display(_services().storage.get(ecg_keys(ecg.file_id).display))
+    return Analysis.from_dict(ecg.summary, display.signal_uv.astype(np.float32) / UV_PER_MV)
