@@ -108,3 +108,11 @@ def test_a_note_that_starts_like_a_record_line_is_not_a_header():
     rec = parse_upload([("a.zip", make_zip(files + [note]))])
     _same(rec, read_wfdb(HEA))
     assert identify("notes.txt", note[1]) is None
+
+
+def test_xml_suffix_alone_decides_nothing_and_walks_find_every_format():
+    from hearteye.io.registry import record_suffixes
+
+    assert identify("ecg.xml", b"not xml at all") is None  # three formats use .xml
+    assert identify("ecg.dcm", b"no preamble").name == "dicom_ecg"
+    assert set(record_suffixes()) >= {".hea", ".edf", ".zip", ".xml", ".dcm", ".scp"}
