@@ -35,8 +35,8 @@ def echo_json(obj) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(path: str, as_json: bool) -> None:
-    """Show what was read from PATH (.hea, .edf or .zip): rate, leads, samples, duration,
-    units, lead ranges and quality flags."""
+    """Show what was read from PATH (any format HeartEye reads, or a .zip holding one
+    record): format, rate, leads, samples, duration, units, lead ranges and quality flags."""
     from hearteye.io import read_record
     from hearteye.io.describe import describe_record, format_description
 
@@ -361,10 +361,10 @@ def analyze(
 ) -> None:
     """Analyse one ECG (printed), or many into a table.
 
-    One PATH (.hea, .edf, .zip, ...) without --out/--jsonl: read, clean, delineate, measure
-    and classify it, and print the result. Otherwise PATHS may be files, folders (walked
-    recursively), glob patterns and manifest CSVs (a 'path' column), and every record found
-    becomes one row of --out (Parquet) and/or --jsonl, in parallel and resumable.
+    One PATH (any format HeartEye reads, or a .zip) without --out/--jsonl: read, clean,
+    delineate, measure and classify it, and print the result. Otherwise PATHS may be files,
+    folders (walked recursively), glob patterns and manifest CSVs (a 'path' column), and every
+    record found becomes one row of --out (Parquet) and/or --jsonl, in parallel and resumable.
     """
     notch_hz = None if notch == "none" else float(notch)
     if out or jsonl or len(paths) > 1:
@@ -400,6 +400,7 @@ def _analyze_many(paths, out, jsonl, workers, scheduler, work_dir, model, notch_
 def _analyze_one(
     path: str, as_json: bool, model: str | None, notch_hz: float | None, max_seconds
 ) -> None:
+    """Read, clean, delineate, measure and classify one ECG (any format HeartEye reads)."""
     from hearteye.analyze import analyze as run_analysis
     from hearteye.io import ReadLimits, read_record
 

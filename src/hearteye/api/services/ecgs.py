@@ -41,6 +41,7 @@ from hearteye.api.storage import (
     ecg_keys,
     encode_display,
 )
+from hearteye.errors import HeartEyeError
 from hearteye.io import ReadLimits, UploadLimits, parse_upload
 from hearteye.jsonutil import json_safe
 from hearteye.plot import render_png
@@ -100,7 +101,8 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
             read=ReadLimits(max_seconds=svc.settings.analyze_max_seconds),
         ),
     )
-    record = _with_patient(record, form)
+    form = _name_from_file(form, record, svc.settings.patient_from_file)
+    record = _with_patient(record, form, svc.settings.patient_from_file)
     # A long upload (a Holter) is stored whole, but only its start is analysed: a 24 h
     # 2-lead record analysed whole takes ~4 GB and minutes, past the worker timeout.
     analysis = analyze(record, max_seconds=svc.settings.analyze_max_seconds)
@@ -119,7 +121,7 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
         else None
     )
     summary = json_safe(analysis.to_dict())
-    upload, content_type, source_name = _original(files)
+    upload, content_type, source_name = _original(files, record.meta.source)
     file_id = new_file_id()
     keys = ecg_keys(file_id)
     row = _row(user, form, record, analysis, summary, file_id, source_name, content_type)
@@ -151,9 +153,23 @@ def _discard(storage: Storage, file_id: str) -> None:
         log.warning("could not remove the files of failed upload %s; reconcile will", file_id)
 
 
-def _with_patient(record: Record, form: PatientForm) -> Record:
-    """The form's age and sex are what the clinician entered: they win over the file's."""
-    meta = record.meta
+def _name_from_file(form: PatientForm, record: Record, allowed: bool) -> PatientForm:
+    """The form's patient name, else (if ``allowed``) the file's; never logged."""
+    if form.patient_name:
+        return form
+    name = (record.meta.patient_name or "").strip()[:200] if allowed else ""
+    if not name:
+        raise HeartEyeError(
+            "the form gives no patient name and the file names none; enter the patient's name",
+            code="patient_name_required",
+        )
+    return replace(form, patient_name=name)
+
+
+def _with_patient(record: Record, form: PatientForm, from_file: bool = True) -> Record:
+    """The form's age and sex are what the clinician entered: they win over the file's, which
+    are dropped when ``from_file`` is off."""
+    meta = record.meta if from_file else replace(record.meta, age=None, sex=None)
     if form.age is not None:
         meta = replace(meta, age=float(form.age))
     if form.gender in ("M", "F"):
@@ -172,8 +188,9 @@ def _gender(form: PatientForm, record: Record) -> str | None:
     return form.gender or (record.meta.sex if record.meta.sex in ("M", "F") else None)
 
 
-def _original(files: list[tuple[str, bytes]]) -> tuple[bytes, str, str]:
-    """The upload as sent: one file as is; several zipped together (each byte-identical)."""
+def _original(files: list[tuple[str, bytes]], main: str | None) -> tuple[bytes, str, str]:
+    """The upload as sent: one file as is; several zipped together (each byte-identical),
+    named after the file the record was read from (``main``)."""
     names = [_display_name(name) for name, _ in files]
     if len(files) == 1:
         name, data = names[0], files[0][1]
@@ -184,8 +201,7 @@ def _original(files: list[tuple[str, bytes]]) -> tuple[bytes, str, str]:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, (_, data) in zip(names, files, strict=True):
             zf.writestr(name, data)
-    main = next((n for n in names if n.lower().endswith(".hea")), names[0])
-    return buf.getvalue(), "application/zip", main
+    return buf.getvalue(), "application/zip", main if main in names else names[0]
 
 
 def _display_name(name: str) -> str:
@@ -205,7 +221,6 @@ def _row(
 ) -> Ecg:
     glob = summary.get("measurements", {}).get("global", {})
     p_abn = float(analysis.probability_abnormal)
-    source = (record.meta.source or source_name).lower()
     return Ecg(
         file_id=file_id,
         user_id=user.id,
@@ -215,7 +230,7 @@ def _row(
         notes=form.notes,
         upload_date=utcnow(),
         source_name=source_name,
-        source_format="edf" if source.endswith((".edf", ".bdf")) else "wfdb",
+        source_format=record.meta.format,
         upload_content_type=content_type,
         fs=float(record.fs),
         n_leads=record.n_leads,

@@ -210,6 +210,8 @@ def signout():
 def upload():
     try:
         form = PredictIn().load(CombinedMultiDict([request.form, request.files]))
+        if not form["patient_name"]:  # the page asks for it (the API may take it from the file)
+            raise ValidationError({"patient_name": ["Missing data for required field."]})
     except ValidationError as exc:
         fields = {k: " ".join(map(str, v)) for k, v in exc.messages.items()}
         message = "; ".join(
