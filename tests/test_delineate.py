@@ -22,6 +22,7 @@ from hearteye.delineate.evaluate import (
 )
 from hearteye.delineate.postprocess import (
     FIELDS,
+    POINTS,
     beats_from_probs,
     boundaries,
     clean_runs,
@@ -196,6 +197,24 @@ def test_stitching_loses_and_doubles_no_beat(fixtures_dir, delineator):
         assert np.abs(qo - qw).max() <= 4  # 8 ms
 
 
+def test_streamed_long_record_gives_the_same_beats_and_keeps_no_probabilities(
+    fixtures_dir, delineator
+):
+    """A long record streamed in blocks (small blocks, so 60 s of real signal spans many)
+    gives exactly the beats, per lead and global, of the whole stitched trace."""
+    sig = np.concatenate(
+        [preprocess(read_wfdb(fixtures_dir / "ludb" / r)).signal for r in RECORDS + RECORDS], axis=1
+    )
+    leads = tuple(read_wfdb(fixtures_dir / "ludb" / "1").leads)
+    kw = {"window": 2048, "context": 512, "single_window": 0}
+    whole = delineator.delineate_signal(sig, leads, **kw)
+    streamed = delineator.delineate_signal(sig, leads, block_windows=3, keep_prob_samples=0, **kw)
+    assert whole.prob is not None and streamed.prob is None
+    assert len(whole.beats) > 45
+    assert streamed.beats == whole.beats
+    assert dict(streamed.leads) == dict(whole.leads)
+
+
 # -- CLI -----------------------------------------------------------------------------------------
 
 
@@ -212,7 +231,7 @@ def test_cli_delineate_json(fixtures_dir):
     beats = out["beats"]
     assert len(beats) >= 6
     for b in beats:
-        assert set(b) == set(FIELDS)
+        assert set(b) == set(FIELDS) | set(POINTS)
         assert all(v is None or 0.0 <= v <= 10.0 for v in b.values())
     qrs = [b["qrs_onset"] for b in beats if b["qrs_onset"] is not None]
     assert qrs == sorted(qrs)
