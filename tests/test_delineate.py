@@ -300,5 +300,6 @@ def test_analyze_uses_the_delineator_result_as_it_is(delineator, fixtures_dir):
     rec = read_wfdb(fixtures_dir / "ludb" / "1.hea")
     direct = delineator.delineate(rec).to_dict()
     a = analyze(rec)
-    assert a.beats == direct["beats"] and a.lead_beats == direct["leads"]
+    assert [{k: v for k, v in b.items() if k != "type"} for b in a.beats] == direct["beats"]
+    assert a.lead_beats == direct["leads"]
     assert a.delineator == delineator.version

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hearteye.classify import get_classifier, range_reasons
+from hearteye.delineate.beats import beat_types
+from hearteye.delineate.median import delineate_median, median_beats
+from hearteye.delineate.pacing import Pacing, detect_pacing, paced_beats
 from hearteye.delineate.runtime import Delineation, get_delineator
 from hearteye.errors import InvalidRecordError
-from hearteye.features import feature_vector, measure
+from hearteye.features import feature_vector, lead_amplitudes, measure
 from hearteye.quality import MIN_DURATION_S, QualityFlag, assess
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
@@ -52,6 +55,10 @@ class Analysis:
     delineator: str  # name + version of the delineation model
     reasons: list[dict] = field(default_factory=list)  # [{"feature", "value", "effect", "text"}]
     analysed_seconds: float | None = None
+    # {"fs", "fiducial_s", "n_beats", "beat" (its global points, s from the window start),
+    #  "intervals" (ms), "amplitudes" {lead: {wave: mV}}, "signals" {lead: [mV]}} or None
+    median_beats: dict | None = None
+    pacing: dict | None = None  # Pacing.to_dict(): assessed, reason, spikes
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no samples): what `hearteye analyze --json` prints and the
@@ -70,6 +77,8 @@ class Analysis:
             "delineator": self.delineator,
             "reasons": self.reasons,
             "analysed_seconds": self.analysed_seconds,
+            "median_beats": self.median_beats,
+            "pacing": self.pacing,
         }
 
 
@@ -83,6 +92,9 @@ class Measured:
     delineation: Delineation
     measurements: dict
     quality: list[QualityFlag]
+    pacing: Pacing
+    beat_types: tuple  # one per global beat (`hearteye.delineate.beats`)
+    median: dict | None  # the median beats, see `Analysis.median_beats`
 
     def features(self) -> np.ndarray:
         meta = self.record.meta
@@ -103,15 +115,70 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
     display[pp.flat] = 0.0
     quality = assess(record, notch_hz=notch_hz, filtered=(display, pp.fs))
     delineation = get_delineator().delineate_preprocessed(pp, record.fs)
+    beats = delineation.beats
+    # Spikes on the samples as recorded: band-pass filtering would smear them away.
+    pacing = detect_pacing(record.signal, record.fs, beats, delineation.fs)
+    paced = paced_beats(pacing, beats, delineation.fs)
+    types = beat_types(beats, display[~pp.flat], pp.fs, paced)
     measurements = measure(
         display,
         pp.fs,
         record.leads,
-        delineation.beats,
+        beats,
         record.meta.sex,
         uncalibrated=record.meta.uncalibrated_leads,
+        paced=paced,
     )
-    return Measured(record, display.astype(np.float32), pp.fs, delineation, measurements, quality)
+    median = _median(pp, display, beats, types, record.leads)
+    return Measured(
+        record,
+        display.astype(np.float32),
+        pp.fs,
+        delineation,
+        measurements,
+        quality,
+        pacing,
+        tuple(types),
+        median,
+    )
+
+
+def _median(pp, display: np.ndarray, beats, types, leads) -> dict | None:
+    """The median beats in mV, delineated on their z-scored twin, with the intervals and
+    per-lead amplitudes measured on them (what 12SL / DXL report)."""
+    med_mv = median_beats(display, beats, types, pp.fs)
+    if med_mv is None:
+        return None
+    med_z = median_beats(pp.signal, beats, types, pp.fs)
+    beat = delineate_median(get_delineator(), med_z, pp.flat)
+    fs = pp.fs
+    out = {
+        "fs": fs,
+        "fiducial_s": round(med_mv.fiducial / fs, 4),
+        "n_beats": med_mv.n_beats,
+        "beat": None if beat is None else beat.to_seconds(fs),
+        "intervals": None,
+        "amplitudes": None,
+        "signals": {
+            lead: np.round(med_mv.signal[i].astype(np.float64), 4).tolist()
+            for i, lead in enumerate(leads)
+        },
+    }
+    if beat is not None:
+        out["intervals"] = {
+            name: None if a is None or b is None else round((b - a) * 1000.0 / fs, 1)
+            for name, (a, b) in {
+                "p_duration": (beat.p_onset, beat.p_offset),
+                "pr_interval": (beat.p_onset, beat.qrs_onset),
+                "qrs_duration": (beat.qrs_onset, beat.qrs_offset),
+                "qt_interval": (beat.qrs_onset, beat.t_offset),
+            }.items()
+        }
+        out["amplitudes"] = {
+            lead: {k: _round(v) for k, v in lead_amplitudes(med_mv.signal[i], [beat], fs).items()}
+            for i, lead in enumerate(leads)
+        }
+    return out
 
 
 def analyze(
@@ -136,7 +203,7 @@ def analyze(
         fs=m.fs,
         leads=record.leads,
         signal=m.display,
-        beats=d.global_seconds(),
+        beats=[{**b, "type": t} for b, t in zip(d.global_seconds(), m.beat_types, strict=True)],
         lead_beats=d.lead_seconds(),
         measurements={
             "global": {k: v.to_dict() for k, v in m.measurements["global"].items()},
@@ -152,6 +219,8 @@ def analyze(
         delineator=d.model,
         reasons=reasons,
         analysed_seconds=round(record.duration, 6),
+        median_beats=m.median,
+        pacing=m.pacing.to_dict(),
     )
 
 

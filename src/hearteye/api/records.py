@@ -288,6 +288,8 @@ def leads_payload(ecg: Ecg, start: float, seconds: float | None) -> dict:
         "qrs_duration": ecg.qrs_duration_ms,
         "qt_interval": ecg.qt_interval_ms,
         "beats": summary.get("beats", []),
+        "median_beats": summary.get("median_beats"),
+        "pacing": summary.get("pacing"),
     }
 
 
@@ -430,6 +432,8 @@ def stored_analysis(ecg: Ecg) -> Analysis:
         delineator=s.get("delineator", ecg.delineator),
         reasons=s.get("reasons", []),
         analysed_seconds=s.get("analysed_seconds"),
+        median_beats=s.get("median_beats"),
+        pacing=s.get("pacing"),
     )
 
 

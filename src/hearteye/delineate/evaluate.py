@@ -173,6 +173,8 @@ class Evaluator:
     ) -> None:
         self.n_leads += 1
         for f in EVALUATED:
+            if f not in ref or f not in pred:
+                continue  # a delineator (or reference) without that point is not scored on it
             tol = TOLERANCE_MS * self.fs / 1000.0
             self.main[f].add(*match(ref[f], pred[f], tol, region))
             tol = STRICT_TOLERANCE_MS[f] * self.fs / 1000.0
@@ -189,6 +191,8 @@ class Evaluator:
         }
         out = {"protocol": protocol, "n_leads": self.n_leads, "boundaries": {}}
         for f in EVALUATED:
+            if not self.main[f].tp + self.main[f].fn + self.main[f].fp:
+                continue
             row = self.main[f].summary(self.fs)
             row[f"f1_at_{STRICT_TOLERANCE_MS[f]:g}ms"] = self.strict[f].summary()["f1"]
             out["boundaries"][f] = row
