@@ -1,6 +1,6 @@
 """Memory and time of delineating a 24 h two-lead 250 Hz Holter record (the model step alone).
 
-    .venv/bin/python benchmarks/long_delineation.py [--hours 24]
+    .venv/bin/python benchmarks/long_delineation.py [--hours 24] [--analyze]
 
 The record is real signal (LUDB record 1, leads II and V1, resampled to 250 Hz) tiled to the
 length asked. It is read as a `Record`, preprocessed (filtered, resampled to 500 Hz, z-scored),
@@ -49,6 +49,11 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument(
+        "--analyze",
+        action="store_true",
+        help="also run the whole `hearteye.analyze.analyze` (no max_seconds) and report its peak",
+    )
     args = ap.parse_args()
     rec = read_wfdb(LUDB_RECORD)
     two = resample_poly(rec.signal[[1, 6]], 1, 2, axis=1).astype(np.float32)
@@ -74,6 +79,18 @@ def main() -> None:
         f"({len(d.beats)} global beats, prob kept: {d.prob is not None})"
     )
     print(f"process peak RSS during delineation: {status_mb('VmHWM'):.0f} MB")
+    if args.analyze:
+        from hearteye.analyze import analyze
+
+        del d, pp
+        base = reset_peak()
+        t0 = time.perf_counter()
+        a = analyze(record)
+        print(
+            f"analyze    : {time.perf_counter() - t0:7.1f} s  +{status_mb('VmHWM') - base:6.0f} MB "
+            f"peak over the record ({len(a.beats)} beats); process peak "
+            f"{status_mb('VmHWM'):.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -17,16 +17,21 @@ Rules, and why:
 * **Prematurity**: the coupling interval (from the previous QRS onset) is shorter than
   ``PREMATURE_RATIO`` (85 %) of the record's median RR: the usual Holter criterion, robust to
   sinus arrhythmia's few-percent swings. The first beat has no coupling interval and is never
-  called premature.
+  called premature. Prematurity presumes a regular underlying rhythm: in atrial fibrillation
+  every short RR looks "premature", so a rhythm statement of AF must take precedence over the
+  supraventricular-premature type (the types describe beats, not the rhythm).
 * **Dominant beat**: the median of every beat's QRS window (``WINDOW_S`` around its global QRS
   peak, all usable leads), refined once on the beats that correlate with it by at least
   ``SAME_SHAPE_R``: in bigeminy the first median is a blend, the refined one the majority.
   Its QRS width is the median width of those beats.
 * **Shape**: Pearson correlation of the beat's window with the dominant one over all leads
   at once. ``SAME_SHAPE_R`` (0.90) and above is the same morphology; below ``ODD_SHAPE_R``
-  (0.80) a different one.
-* **Width**: a ventricular beat is at least ``WIDER_S`` (20 ms) wider than the dominant beat
-  or 120 ms or more (the AHA/ACCF/HRS threshold of a wide QRS).
+  (0.80) a different one. On a noisy record even identical beats correlate less: both
+  thresholds then follow the record's median correlation ``r_typ`` down (``r_typ - 0.10`` and
+  ``r_typ - 0.25``), so noise is not read as ectopy.
+* **Width**: a ventricular beat is at least ``WIDER_S`` (20 ms) wider than the dominant beat.
+  Relative, not an absolute 120 ms: with a bundle branch block every beat is wide, and only
+  a beat wider than the record's own conducted beats is ventricular by width.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ WINDOW_S = (-0.080, 0.120)
 SAME_SHAPE_R = 0.90
 ODD_SHAPE_R = 0.80
 WIDER_S = 0.020
-WIDE_QRS_S = 0.120
+NOISE_MARGIN_R = (0.10, 0.25)  # same / odd thresholds below the record's median correlation
 
 BEAT_TYPES = (
     "normal",
@@ -89,6 +94,9 @@ def beat_types(beats, x: np.ndarray, fs: float, paced: list[bool] | None = None)
     if core.sum() >= max(2, len(qrs) // 4):
         r = _corr(w, np.median(w[core], axis=0))
         core = r >= SAME_SHAPE_R
+    r_typ = float(np.median(r))
+    same_r = min(SAME_SHAPE_R, r_typ - NOISE_MARGIN_R[0])
+    odd_r = min(ODD_SHAPE_R, r_typ - NOISE_MARGIN_R[1])
     width = np.array([beats[i].qrs_offset - beats[i].qrs_onset for i in qrs], float) / fs
     dom_width = float(np.median(width[core])) if core.any() else float(np.median(width))
     onsets = np.array([b.qrs_onset for b in beats if b.qrs_onset is not None], float)
@@ -98,8 +106,8 @@ def beat_types(beats, x: np.ndarray, fs: float, paced: list[bool] | None = None)
         prev = onsets[onsets < beats[i].qrs_onset]
         coupling = (beats[i].qrs_onset - prev[-1]) / fs if prev.size else np.nan
         premature = bool(coupling < PREMATURE_RATIO * median_rr)
-        wide = width[k] >= dom_width + WIDER_S or width[k] >= WIDE_QRS_S
-        same, odd = r[k] >= SAME_SHAPE_R, r[k] < ODD_SHAPE_R
+        wide = width[k] >= dom_width + WIDER_S
+        same, odd = r[k] >= same_r, r[k] < odd_r
         if premature and odd and wide:
             out[i] = "ventricular_premature"
         elif premature and same and not wide:
