@@ -18,7 +18,9 @@ the component is absent. Rules, and why:
   LUDB's cardiologists annotate as the complex's peak.
 * **J point** = QRS offset: by definition the junction of the QRS complex and the ST segment.
 * **T peak**: the sample of largest absolute deviation from the chord joining the J point and
-  T offset, searched from ``T_SEARCH_START_S`` after J (the end of the QRS's own downstroke).
+  T offset, searched from ``T_SEARCH_START_S`` (80 ms) after J: past the QRS's terminal slope
+  and the early ST segment (chosen on the LUDB validation split: T peak F1 0.993 at 40 ms,
+  0.997 at 80 ms; 100-120 ms gain little and risk missing the T of a short QT).
   The chord, not the PR baseline, so an elevated or depressed ST segment does not pull the
   peak towards J.
 * **T onset** (the end of the ST segment): between J and T peak, the sample farthest from the
@@ -42,7 +44,7 @@ from dataclasses import replace
 import numpy as np
 
 MIN_DEFLECTION = 0.08  # share of the QRS peak-to-peak below which a deflection is no wave
-T_SEARCH_START_S = 0.040  # T peak is not searched in the first 40 ms after J
+T_SEARCH_START_S = 0.080  # T peak is not searched in the first 80 ms after J
 MIN_KNEE = 0.05  # a knee shallower than this share of the T amplitude is no ST segment
 
 
