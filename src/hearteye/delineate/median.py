@@ -9,8 +9,10 @@ averages out noise and beat-to-beat jitter. Rules, and why:
 * **Alignment**: on each beat's global QRS peak (the largest spatial QRS vector,
   `hearteye.delineate.points`), the same instant in every lead, so the leads of a median beat
   stay simultaneous (global onsets and offsets across leads remain measurable).
-* **Window**: ``WINDOW_S`` (-0.40 s .. +0.70 s) around the peak: the P wave of a long PR and
-  the T end of a long QT fit.
+* **Window**: ``WINDOW_S`` (-0.40 s .. +0.70 s) around the peak, where the P wave of a long PR
+  and the T end of a long QT fit, but never more than ``RR_SHARE`` (45 % before, 65 % after)
+  of the record's median RR: one beat, not the neighbours' T and P waves (at 100 bpm a fixed
+  1.1 s window holds two beats, and the model then merges the previous T into this P).
 * **Median, not mean**: sample-wise per lead, so one noisy beat cannot shift it. Of a long
   record's many beats, ``MAX_BEATS`` evenly spread over it (memory stays bounded).
 * **Delineation**: the model runs on the median beats (the z-scored copy, edge-padded on both
@@ -28,6 +30,7 @@ from hearteye.delineate.points import global_points
 from hearteye.delineate.postprocess import global_beats
 
 WINDOW_S = (-0.40, 0.70)
+RR_SHARE = (0.45, 0.65)
 PAD_S = 0.5  # edge padding on each side before the model sees a median beat
 MIN_BEATS = 3  # fewer dominant beats than this: no median beat
 MAX_BEATS = 240  # more (a Holter's ~100,000): an evenly spaced subset of this many
@@ -43,7 +46,10 @@ class MedianBeats:
 
 def median_beats(x: np.ndarray, beats, types, fs: float) -> MedianBeats | None:
     """Median beats of ``x[lead, sample]`` over the dominant beats (module rules)."""
-    a, b = int(round(WINDOW_S[0] * fs)), int(round(WINDOW_S[1] * fs))
+    onsets = np.array([bt.qrs_onset for bt in beats if bt.qrs_onset is not None], float)
+    rr = float(np.median(np.diff(onsets))) / fs if onsets.size > 1 else np.inf
+    a = int(round(max(WINDOW_S[0], -RR_SHARE[0] * rr) * fs))
+    b = int(round(min(WINDOW_S[1], RR_SHARE[1] * rr) * fs))
     n = x.shape[1]
     centres = [
         int(bt.qrs_peak)
