@@ -2,7 +2,8 @@
 
 Pure: takes a `Record`, returns an `Analysis`; no file or network I/O (model files are loaded
 once per process and cached). Steps: quality flags -> preprocess (display copy in mV and the
-model's z-scored copy) -> delineate (ONNX U-Net) -> measure -> classify.
+model's z-scored copy) -> delineate (ONNX U-Net) -> pacing spikes (on the unfiltered record),
+beat types, median beats -> measure -> classify.
 
 `measure_record` is the chain up to the measurements; the classifier's training uses it, so
 the features a model is trained on are computed by exactly the code that serves it.
@@ -33,8 +34,13 @@ class Analysis:
 
     ``signal`` is the display copy: band-passed and notched, in mV, at ``fs`` (500 Hz),
     ``signal[lead, sample]`` with lead names ``leads``. ``beats`` are global beats as dicts of
-    seconds from the record start (``p_onset, p_offset, qrs_onset, qrs_offset, t_offset``,
-    ``None`` where a wave is absent); ``lead_beats`` the same per lead. ``record`` describes
+    seconds from the record start (the boundaries ``p_onset, p_offset, qrs_onset, qrs_offset,
+    t_offset`` and the points ``p_peak, qrs_peak, q_peak, r_peak, s_peak, r_prime_peak,
+    j_point, t_onset, t_peak``, ``None`` where absent) plus the beat's ``type``
+    (`hearteye.delineate.beats`); ``lead_beats`` the same per lead, without type.
+    ``median_beats``: the representative beat per lead and what was measured on it;
+    ``pacing``: the pacemaker spikes found (`hearteye.delineate.pacing`); paced beats are not
+    measured as native beats. ``record`` describes
     what was analysed (``duration_s``) and the whole recording (``recording_duration_s``);
     ``analysed_seconds`` is how much of it, from the start, was analysed (less only when the
     record was cut to ``max_seconds``, by `analyze` or by the reader; an ``excerpt`` quality
