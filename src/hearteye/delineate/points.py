@@ -48,11 +48,20 @@ T_SEARCH_START_S = 0.080  # T peak is not searched in the first 80 ms after J
 MIN_KNEE = 0.05  # a knee shallower than this share of the T amplitude is no ST segment
 
 
+_RAMP = np.arange(4096, dtype=np.float64)  # shared 0, 1, 2, ... for the chords of short waves
+
+
 def _chord(y: np.ndarray) -> np.ndarray:
     """The straight line from the first to the last sample of ``y``."""
-    if y.size < 2:
+    n = y.size
+    if n < 2:
         return y.astype(np.float64)
-    return np.linspace(float(y[0]), float(y[-1]), y.size)
+    a = float(y[0])
+    return (
+        a + (float(y[-1]) - a) / (n - 1) * _RAMP[:n]
+        if n <= _RAMP.size
+        else np.linspace(a, float(y[-1]), n)
+    )
 
 
 def _int(v: float | None) -> int | None:
