@@ -11,12 +11,14 @@ preprocessing resamples to 500 Hz), any length:
   one window in which it has at least ``CONTEXT`` (1 s) of signal on both sides. Boundaries
   are extracted from the stitched probabilities: a beat lying across a window border is one
   run in one trace, so it can be neither lost nor counted twice.
-* **Bounded memory**: records up to ``KEEP_PROB_SAMPLES`` (5 min) are stitched whole and keep
-  their probabilities in the result. Longer ones (a 24 h Holter's would be ~1 GB) are
-  stitched block by block (``BLOCK_WINDOWS`` windows plus ``MARGIN_WINDOWS`` on each side);
-  each block keeps only the beats anchored in its own part. The margin (8 s) is longer than
-  any beat's extent, so every kept beat is built from the same runs as in the whole trace,
-  and no beat is kept twice; the probabilities are not kept (``prob`` is ``None``).
+* **Bounded memory**: `Delineator.delineate` preprocesses records longer than 20 min chunk
+  by chunk (`Delineator.delineate_long`). Records up to ``KEEP_PROB_SAMPLES`` (5 min) are
+  stitched whole and keep their probabilities in the result. Longer ones (a 24 h Holter's
+  would be ~1 GB) are stitched block by block (``BLOCK_WINDOWS`` windows plus
+  ``MARGIN_WINDOWS`` on each side); each block keeps only the beats anchored in its own part.
+  The margin (8 s) is longer than any beat's extent, so every kept beat is built from the
+  same runs as in the whole trace, and no beat is kept twice; the probabilities are not kept
+  (``prob`` is ``None``).
 
 Fiducial points (peaks, J point, T onset) are read from the preprocessed signal inside the
 boundaries (`hearteye.delineate.points`).
@@ -30,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -41,7 +43,13 @@ from hearteye.artefacts import models_dir
 from hearteye.delineate.points import global_points, lead_points
 from hearteye.delineate.postprocess import Beat, beats_from_probs, global_beats
 from hearteye.record import Record
-from hearteye.signal import PreprocessConfig, Preprocessed, preprocess
+from hearteye.signal import (
+    FLAT_STD_MV,
+    PreprocessConfig,
+    Preprocessed,
+    preprocess,
+    resample_ratio,
+)
 
 MODEL_ENV = "HEARTEYE_DELINEATOR_MODEL"
 WINDOW = 5120  # samples at 500 Hz per window for long records (10.24 s)
@@ -51,6 +59,9 @@ BATCH_WINDOWS = 16  # windows per ONNX call (bounds memory on long records)
 BLOCK_WINDOWS = 64  # windows per streamed block of a long record (~4.4 min at 500 Hz)
 MARGIN_WINDOWS = 1  # extra windows on each side of a block (8 s: longer than any beat)
 KEEP_PROB_SAMPLES = 300 * 500  # records up to 5 min keep their probabilities in the result
+CHUNK_S = 600.0  # `delineate_long`: seconds of record preprocessed at a time
+CHUNK_MARGIN_S = 20.0  # ... plus this on each side (filter settling, beats across the cut)
+LONG_RECORD_S = 2 * CHUNK_S  # `Delineator.delineate` streams records longer than this
 
 
 @dataclass(frozen=True)
@@ -247,10 +258,86 @@ class Delineator:
             raise ValueError(f"preprocessing must resample to {self.fs} Hz, got {pp.fs}")
         return self.delineate_signal(pp.signal, pp.leads, pp.flat, record_fs, **window_kw)
 
+    def delineate_long(
+        self,
+        record: Record,
+        config: PreprocessConfig | None = None,
+        chunk_s: float = CHUNK_S,
+        margin_s: float = CHUNK_MARGIN_S,
+    ) -> Delineation:
+        """Delineate a long record without ever holding it preprocessed whole.
+
+        Two passes over chunks of ``chunk_s`` (plus ``margin_s`` on each side, cut at sample
+        multiples of the resampling ratio so every chunk lands on the 500 Hz grid):
+        1. each chunk is filtered and resampled, and the per-lead sums of its own part give
+           the record's mean and standard deviation (the z-score of `preprocess`);
+        2. each chunk is preprocessed again, z-scored with those, and delineated; the beats
+           anchored in its own part are kept.
+        Zero-phase filtering of a chunk differs from the whole record's only within a few
+        seconds of the chunk's ends, which the margin (20 s) covers; the model sees windows
+        placed from the chunk's start instead of the record's, so a boundary can move by a
+        sample or two where the two windowings disagree. Memory: the record as read, one
+        chunk and the beats."""
+        cfg = config or PreprocessConfig()
+        up, down = resample_ratio(record.fs, self.fs)
+        step = max(down, int(round(chunk_s * record.fs)) // down * down)
+        margin = int(round(margin_s * record.fs)) // down * down + down
+        n = record.signal.shape[1]
+        chunks = [(c, min(c + step, n)) for c in range(0, n, step)]
+
+        def prepared(c0: int, c1: int):
+            a, b = max(c0 - margin, 0), min(c1 + margin, n)
+            part = Record(signal=record.signal[:, a:b], fs=record.fs, leads=record.leads)
+            x = preprocess(part, replace(cfg, zscore=False)).signal
+            lo, hi = (c0 - a) * up // down, (c1 - a) * up // down
+            return x, a * up // down, lo, hi
+
+        total = np.zeros(len(record.leads))
+        total_sq = np.zeros(len(record.leads))
+        count = 0
+        for c0, c1 in chunks:
+            x, _, lo, hi = prepared(c0, c1)
+            core = x[:, lo:hi].astype(np.float64)
+            total += core.sum(axis=1)
+            total_sq += (core**2).sum(axis=1)
+            count += core.shape[1]
+        mean = total / max(count, 1)
+        std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean**2, 0.0))
+        flat = ~(std > FLAT_STD_MV)
+        scale = np.where(flat, 1.0, std)
+        names = _unique(record.leads)
+        per_lead: list[list[Beat]] = [[] for _ in names]
+        glob: list[Beat] = []
+        for c0, c1 in chunks:
+            x, start, lo, hi = prepared(c0, c1)
+            z = ((x - mean[:, None]) / scale[:, None]).astype(np.float32)
+            z[flat] = 0.0
+            d = self.delineate_signal(z, record.leads, flat, record.fs, keep_prob_samples=0)
+
+            def keep(beats, start=start, lo=lo, hi=hi):
+                return [b.shifted(start) for b in beats if lo <= b.anchor() < hi]
+
+            for acc, name in zip(per_lead, names, strict=True):
+                acc.extend(keep(d.leads[name]))
+            glob.extend(keep(d.beats))
+        return Delineation(
+            fs=self.fs,
+            record_fs=float(record.fs),
+            beats=tuple(glob),
+            leads=MappingProxyType(
+                {name: tuple(b) for name, b in zip(names, per_lead, strict=True)}
+            ),
+            prob=None,
+            model=self.version,
+        )
+
     def delineate(
         self, record: Record, config: PreprocessConfig | None = None, **window_kw
     ) -> Delineation:
-        """Preprocess (filter, resample to 500 Hz, z-score) and delineate a `Record`."""
+        """Preprocess (filter, resample to 500 Hz, z-score) and delineate a `Record`; one
+        longer than ``LONG_RECORD_S`` chunk by chunk (`delineate_long`, bounded memory)."""
+        if record.duration > LONG_RECORD_S and not window_kw:
+            return self.delineate_long(record, config)
         pp = preprocess(record, config or PreprocessConfig())
         return self.delineate_preprocessed(pp, record.fs, **window_kw)
 
