@@ -215,6 +215,18 @@ class LeadsOut(Schema):
     qrs_duration = Float(allow_none=True)
     qt_interval = Float(allow_none=True)
     beats = List(Dict(), required=True)
+    median_beats = Dict(
+        allow_none=True,
+        metadata={
+            "description": "representative beat per lead, aligned on the QRS peak: fs, "
+            "fiducial_s, n_beats, signals {lead: [mV]}, beat (its points, s), intervals (ms), "
+            "amplitudes {lead: {wave: mV}}; null when fewer than 3 dominant beats"
+        },
+    )
+    pacing = Dict(
+        allow_none=True,
+        metadata={"description": "pacemaker spikes: assessed, reason, spikes [time_s, capture]"},
+    )
 
 
 # ---------------------------------------------------------------------------- health
