@@ -11,7 +11,7 @@ preprocessing resamples to 500 Hz), any length:
   one window in which it has at least ``CONTEXT`` (1 s) of signal on both sides. Boundaries
   are extracted from the stitched probabilities: a beat lying across a window border is one
   run in one trace, so it can be neither lost nor counted twice.
-* **Bounded memory**: `Delineator.delineate` preprocesses records longer than 20 min chunk
+* **Bounded memory**: `Delineator.delineate` preprocesses records longer than 5 min chunk
   by chunk (`Delineator.delineate_long`). Records up to ``KEEP_PROB_SAMPLES`` (5 min) are
   stitched whole and keep their probabilities in the result. Longer ones (a 24 h Holter's
   would be ~1 GB) are stitched block by block (``BLOCK_WINDOWS`` windows plus
@@ -55,12 +55,12 @@ MODEL_ENV = "HEARTEYE_DELINEATOR_MODEL"
 WINDOW = 5120  # samples at 500 Hz per window for long records (10.24 s)
 CONTEXT = 512  # samples of context kept on each side of a window's core (1.024 s)
 SINGLE_WINDOW = 6144  # records up to this many samples run as one window
-BATCH_WINDOWS = 16  # windows per ONNX call (bounds memory on long records)
+BATCH_WINDOWS = 4  # windows per ONNX call: bounds memory, and is no slower than 16 on CPU
 BLOCK_WINDOWS = 64  # windows per streamed block of a long record (~4.4 min at 500 Hz)
 MARGIN_WINDOWS = 1  # extra windows on each side of a block (8 s: longer than any beat)
 KEEP_PROB_SAMPLES = 300 * 500  # records up to 5 min keep their probabilities in the result
-CHUNK_S = 600.0  # `delineate_long`: seconds of record preprocessed at a time
-CHUNK_MARGIN_S = 20.0  # ... plus this on each side (filter settling, beats across the cut)
+CHUNK_S = 150.0  # `delineate_long`: seconds of record preprocessed at a time
+CHUNK_MARGIN_S = 12.0  # ... plus this on each side (filter settling, beats across the cut)
 LONG_RECORD_S = 2 * CHUNK_S  # `Delineator.delineate` streams records longer than this
 
 
@@ -274,7 +274,7 @@ class Delineator:
         2. each chunk is preprocessed again, z-scored with those, and delineated; the beats
            anchored in its own part are kept.
         Zero-phase filtering of a chunk differs from the whole record's only within a few
-        seconds of the chunk's ends, which the margin (20 s) covers; the model sees windows
+        seconds of the chunk's ends, which the margin (12 s) covers; the model sees windows
         placed from the chunk's start instead of the record's, so a boundary can move by a
         sample or two where the two windowings disagree. Memory: the record as read, one
         chunk and the beats."""
