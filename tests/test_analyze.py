@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from hearteye.analyze import analyze
 from hearteye.cli import main
+from hearteye.delineate.postprocess import FIELDS, POINTS
 from hearteye.errors import InvalidRecordError
 from hearteye.io import read_record
 from hearteye.record import Record
@@ -44,7 +45,7 @@ def test_output_is_strict_json(fixtures_dir):
     text = json.dumps(a.to_dict(), allow_nan=False)
     back = json.loads(text)
     assert back["classification"] in ("normal", "abnormal")
-    assert set(back["beats"][0]) == {"p_onset", "p_offset", "qrs_onset", "qrs_offset", "t_offset"}
+    assert set(back["beats"][0]) == set(FIELDS) | set(POINTS) | {"type"}
     assert back["measurements"]["global"]["heart_rate"]["unit"] == "bpm"
 
 

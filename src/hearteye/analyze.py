@@ -2,7 +2,8 @@
 
 Pure: takes a `Record`, returns an `Analysis`; no file or network I/O (model files are loaded
 once per process and cached). Steps: quality flags -> preprocess (display copy in mV and the
-model's z-scored copy) -> delineate (ONNX U-Net) -> measure -> classify.
+model's z-scored copy) -> delineate (ONNX U-Net) -> pacing spikes (on the unfiltered record),
+beat types, median beats -> measure -> classify.
 
 `measure_record` is the chain up to the measurements; the classifier's training uses it, so
 the features a model is trained on are computed by exactly the code that serves it.
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hearteye.classify import get_classifier, range_reasons
+from hearteye.delineate.beats import beat_types
+from hearteye.delineate.median import delineate_median, median_beats
+from hearteye.delineate.pacing import Pacing, detect_pacing, paced_beats
 from hearteye.delineate.runtime import Delineation, get_delineator
 from hearteye.errors import InvalidRecordError
-from hearteye.features import feature_vector, measure
+from hearteye.features import feature_vector, lead_amplitudes, measure
 from hearteye.quality import MIN_DURATION_S, QualityFlag, assess
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
@@ -30,8 +34,13 @@ class Analysis:
 
     ``signal`` is the display copy: band-passed and notched, in mV, at ``fs`` (500 Hz),
     ``signal[lead, sample]`` with lead names ``leads``. ``beats`` are global beats as dicts of
-    seconds from the record start (``p_onset, p_offset, qrs_onset, qrs_offset, t_offset``,
-    ``None`` where a wave is absent); ``lead_beats`` the same per lead. ``record`` describes
+    seconds from the record start (the boundaries ``p_onset, p_offset, qrs_onset, qrs_offset,
+    t_offset`` and the points ``p_peak, qrs_peak, q_peak, r_peak, s_peak, r_prime_peak,
+    j_point, t_onset, t_peak``, ``None`` where absent) plus the beat's ``type``
+    (`hearteye.delineate.beats`); ``lead_beats`` the same per lead, without type.
+    ``median_beats``: the representative beat per lead and what was measured on it;
+    ``pacing``: the pacemaker spikes found (`hearteye.delineate.pacing`); paced beats are not
+    measured as native beats. ``record`` describes
     what was analysed (``duration_s``) and the whole recording (``recording_duration_s``);
     ``analysed_seconds`` is how much of it, from the start, was analysed (less only when the
     record was cut to ``max_seconds``, by `analyze` or by the reader; an ``excerpt`` quality
@@ -52,6 +61,10 @@ class Analysis:
     delineator: str  # name + version of the delineation model
     reasons: list[dict] = field(default_factory=list)  # [{"feature", "value", "effect", "text"}]
     analysed_seconds: float | None = None
+    # {"fs", "fiducial_s", "n_beats", "beat" (its global points, s from the window start),
+    #  "intervals" (ms), "amplitudes" {lead: {wave: mV}}, "signals" {lead: [mV]}} or None
+    median_beats: dict | None = None
+    pacing: dict | None = None  # Pacing.to_dict(): assessed, reason, spikes
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no samples): what `hearteye analyze --json` prints and the
@@ -70,6 +83,8 @@ class Analysis:
             "delineator": self.delineator,
             "reasons": self.reasons,
             "analysed_seconds": self.analysed_seconds,
+            "median_beats": self.median_beats,
+            "pacing": self.pacing,
         }
 
     @classmethod
@@ -77,7 +92,7 @@ class Analysis:
         """The inverse of `to_dict`, given the samples it leaves out: ``signal[lead, sample]``
         in mV at ``data["fs"]`` (a stored display signal may be shorter than the analysed
         one). ``reasons`` and ``analysed_seconds`` may be absent (summaries stored before
-        they existed)."""
+        they existed), as may ``median_beats`` and ``pacing``."""
         return cls(
             record=data["record"],
             fs=float(data["fs"]),
@@ -93,6 +108,8 @@ class Analysis:
             delineator=data["delineator"],
             reasons=data.get("reasons", []),
             analysed_seconds=data.get("analysed_seconds"),
+            median_beats=data.get("median_beats"),
+            pacing=data.get("pacing"),
         )
 
 
@@ -106,6 +123,9 @@ class MeasuredRecord:
     delineation: Delineation
     measurements: dict
     quality: list[QualityFlag]
+    pacing: Pacing
+    beat_types: tuple  # one per global beat (`hearteye.delineate.beats`)
+    median: dict | None  # the median beats, see `Analysis.median_beats`
 
     def features(self) -> np.ndarray:
         meta = self.record.meta
@@ -126,17 +146,70 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
     display[pp.flat] = 0.0
     quality = assess(record, notch_hz=notch_hz, filtered=(display, pp.fs))
     delineation = get_delineator().delineate_preprocessed(pp, record.fs)
+    beats = delineation.beats
+    # Spikes on the samples as recorded: band-pass filtering would smear them away.
+    pacing = detect_pacing(record.signal, record.fs, beats, delineation.fs)
+    paced = paced_beats(pacing, beats, delineation.fs)
+    types = beat_types(beats, display[~pp.flat], pp.fs, paced)
     measurements = measure(
         display,
         pp.fs,
         record.leads,
-        delineation.beats,
+        beats,
         record.meta.sex,
         uncalibrated=record.meta.uncalibrated_leads,
+        paced=paced,
     )
+    median = _median(pp, display, beats, types, record.leads)
     return MeasuredRecord(
-        record, display.astype(np.float32), pp.fs, delineation, measurements, quality
+        record,
+        display.astype(np.float32),
+        pp.fs,
+        delineation,
+        measurements,
+        quality,
+        pacing,
+        tuple(types),
+        median,
     )
+
+
+def _median(pp, display: np.ndarray, beats, types, leads) -> dict | None:
+    """The median beats in mV, delineated on their z-scored twin, with the intervals and
+    per-lead amplitudes measured on them (what 12SL / DXL report)."""
+    med_mv = median_beats(display, beats, types, pp.fs)
+    if med_mv is None:
+        return None
+    med_z = median_beats(pp.signal, beats, types, pp.fs)
+    beat = delineate_median(get_delineator(), med_z, pp.flat)
+    fs = pp.fs
+    out = {
+        "fs": fs,
+        "fiducial_s": round(med_mv.fiducial / fs, 4),
+        "n_beats": med_mv.n_beats,
+        "beat": None if beat is None else beat.to_seconds(fs),
+        "intervals": None,
+        "amplitudes": None,
+        "signals": {
+            lead: np.round(med_mv.signal[i].astype(np.float64), 4).tolist()
+            for i, lead in enumerate(leads)
+        },
+    }
+    if beat is not None:
+        out["intervals"] = {
+            name: None if a is None or b is None else round((b - a) * 1000.0 / fs, 1)
+            for name, (a, b) in {
+                "p_duration": (beat.p_onset, beat.p_offset),
+                "pr_interval": (beat.p_onset, beat.qrs_onset),
+                "qrs_duration": (beat.qrs_onset, beat.qrs_offset),
+                "qt_interval": (beat.qrs_onset, beat.t_offset),
+            }.items()
+        }
+        out["amplitudes"] = {
+            lead: {k: _round(v) for k, v in lead_amplitudes(med_mv.signal[i], [beat], fs).items()}
+            for i, lead in enumerate(leads)
+        }
+    return out
 
 
 def analyze(
@@ -161,7 +234,7 @@ def analyze(
         fs=m.fs,
         leads=record.leads,
         signal=m.display,
-        beats=d.global_seconds(),
+        beats=[{**b, "type": t} for b, t in zip(d.global_seconds(), m.beat_types, strict=True)],
         lead_beats=d.lead_seconds(),
         measurements={
             "global": {k: v.to_dict() for k, v in m.measurements["global"].items()},
@@ -177,6 +250,8 @@ def analyze(
         delineator=d.model,
         reasons=reasons,
         analysed_seconds=round(record.duration, 6),
+        median_beats=m.median,
+        pacing=m.pacing.to_dict(),
     )
 
 

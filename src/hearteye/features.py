@@ -251,19 +251,29 @@ def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Me
 
 
 def measure(
-    signal: np.ndarray, fs: float, leads, beats, sex: str | None = None, uncalibrated=()
+    signal: np.ndarray,
+    fs: float,
+    leads,
+    beats,
+    sex: str | None = None,
+    uncalibrated=(),
+    paced=None,
 ) -> dict:
     """All measurements: ``{"global": {name: Measurement}, "leads": {lead: {wave: mV}}}``.
 
     ``uncalibrated``: leads whose amplitude the file did not calibrate; the measurements that
-    read them say so (`mark_uncalibrated`)."""
+    read them say so (`mark_uncalibrated`). ``paced``: one flag per beat; paced beats count in
+    the rhythm (rate, RR) but are not measured as native beats (intervals, amplitudes, axes):
+    their QRS and T are the stimulus's, not the conduction system's."""
     leads = tuple(leads)
+    beats = list(beats)
+    native = {id(b) for b, p in zip(beats, paced or [False] * len(beats), strict=True) if not p}
     beats = sorted(
         (b for b in beats if b.qrs_onset is not None or b.p_onset is not None),
         key=lambda b: b.anchor(),
     )
-    qrs_beats = [b for b in beats if b.qrs_onset is not None]
     rhy = rhythm(beats, fs)
+    qrs_beats = [b for b in beats if b.qrs_onset is not None and id(b) in native]
     glob = dict(rhy)
     glob.update(intervals(qrs_beats, fs, rhy["rr_mean"].value, sex))
     glob.update(axes(signal, leads, qrs_beats, fs))

@@ -180,6 +180,10 @@ def test_record_lifecycle(app, client, auth):
     window = client.get(f"/ecg/{a['file_id']}/leads?start=2&seconds=1", headers=auth).json
     assert len(window["signals"][0]) == pytest.approx(window["fs"], abs=1)
     assert window["truncated"] is True
+    med = leads["median_beats"]  # the representative beat of each lead, and its intervals
+    assert set(med["signals"]) == set(leads["leads"]) and med["n_beats"] >= 3
+    assert 40 < med["intervals"]["qrs_duration"] < 200
+    assert leads["pacing"]["assessed"] is True
 
     png_ok(client.get(f"/ecg/{a['file_id']}/plot.png", headers=auth).data)
     # The signed URL works without any Authorization header (a plain <img>).

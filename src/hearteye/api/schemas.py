@@ -295,6 +295,22 @@ class LeadsOut(Schema):
     qrs_duration = Float(allow_none=True, attribute="ecg.qrs_duration_ms")
     qt_interval = Float(allow_none=True, attribute="ecg.qt_interval_ms")
     beats = List(Dict(), required=True, attribute="ecg.summary.beats", dump_default=list)
+    median_beats = Dict(
+        allow_none=True,
+        attribute="ecg.summary.median_beats",
+        dump_default=None,
+        metadata={
+            "description": "representative beat per lead, aligned on the QRS peak: fs, "
+            "fiducial_s, n_beats, signals {lead: [mV]}, beat (its points, s), intervals (ms), "
+            "amplitudes {lead: {wave: mV}}; null when fewer than 3 dominant beats"
+        },
+    )
+    pacing = Dict(
+        allow_none=True,
+        attribute="ecg.summary.pacing",
+        dump_default=None,
+        metadata={"description": "pacemaker spikes: assessed, reason, spikes [time_s, capture]"},
+    )
 
 
 # ---------------------------------------------------------------------------- health

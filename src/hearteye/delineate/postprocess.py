@@ -20,7 +20,7 @@ Boundary convention (LUDB's): an onset is the first sample of the wave, an offse
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -32,26 +32,55 @@ MERGE_GAP_S = {"P": 0.020, "QRS": 0.020, "QT": 0.040}
 # A P wave ending more than this before its QRS onset is not that beat's P (seconds).
 MAX_PR_GAP_S = 0.40
 
+# The wave boundaries the model's masks give (what the LUDB evaluation has always scored).
 FIELDS = ("p_onset", "p_offset", "qrs_onset", "qrs_offset", "t_offset")
+# The points read from the signal inside those boundaries (`hearteye.delineate.points`).
+POINTS = (
+    "p_peak",
+    "qrs_peak",
+    "q_peak",
+    "r_peak",
+    "s_peak",
+    "r_prime_peak",
+    "j_point",
+    "t_onset",
+    "t_peak",
+)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a 24 h record holds ~200,000 of them
 class Beat:
-    """One beat's boundaries in samples (first / last sample of each wave)."""
+    """One beat's fiducial points in samples: the boundaries of each wave (first / last
+    sample) from the masks, and the peaks, J point and T onset from the signal."""
 
     p_onset: float | None = None
     p_offset: float | None = None
     qrs_onset: float | None = None
     qrs_offset: float | None = None
     t_offset: float | None = None
+    p_peak: float | None = None
+    qrs_peak: float | None = None  # the main deflection: R, or the nadir of a QS complex
+    q_peak: float | None = None
+    r_peak: float | None = None
+    s_peak: float | None = None
+    r_prime_peak: float | None = None
+    j_point: float | None = None
+    t_onset: float | None = None
+    t_peak: float | None = None
 
     def anchor(self) -> float:
         return self.qrs_onset if self.qrs_onset is not None else self.p_onset
 
+    def shifted(self, offset: float) -> Beat:
+        values = ((k, getattr(self, k)) for k in BEAT_FIELDS)
+        return Beat(**{k: None if v is None else v + offset for k, v in values})
+
     def to_seconds(self, fs: float, ndigits: int = 4) -> dict:
-        return {
-            k: None if v is None else round(float(v) / fs, ndigits) for k, v in asdict(self).items()
-        }
+        values = ((k, getattr(self, k)) for k in BEAT_FIELDS)
+        return {k: None if v is None else round(float(v) / fs, ndigits) for k, v in values}
+
+
+BEAT_FIELDS = tuple(f.name for f in fields(Beat))
 
 
 def runs(mask: np.ndarray) -> np.ndarray:
@@ -164,10 +193,10 @@ def global_beats(prob: np.ndarray, fs: float, usable: np.ndarray | None = None) 
     return beats_from_probs(combine_leads(prob, usable), fs, threshold)
 
 
-def boundaries(beats: list[Beat]) -> dict[str, np.ndarray]:
+def boundaries(beats: list[Beat], fields: tuple[str, ...] = FIELDS) -> dict[str, np.ndarray]:
     """All present values of each boundary field, sorted (what the evaluator matches)."""
     out = {}
-    for f in FIELDS:
+    for f in fields:
         vals = [getattr(b, f) for b in beats if getattr(b, f) is not None]
         out[f] = np.sort(np.asarray(vals, dtype=np.float64))
     return out

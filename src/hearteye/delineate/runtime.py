@@ -9,8 +9,19 @@ preprocessing resamples to 500 Hz), any length:
   **Stitching rule**: each window contributes only its core (the middle ``WINDOW - 2*CONTEXT``
   samples, which tile the record exactly once), so every sample's probability comes from the
   one window in which it has at least ``CONTEXT`` (1 s) of signal on both sides. Boundaries
-  are then extracted once from the stitched full-length probabilities: a beat lying across a
-  window border is one run in one trace, so it can be neither lost nor counted twice.
+  are extracted from the stitched probabilities: a beat lying across a window border is one
+  run in one trace, so it can be neither lost nor counted twice.
+* **Bounded memory**: `Delineator.delineate` preprocesses records longer than 5 min chunk
+  by chunk (`Delineator.delineate_long`). Records up to ``KEEP_PROB_SAMPLES`` (5 min) are
+  stitched whole and keep their probabilities in the result. Longer ones (a 24 h Holter's
+  would be ~1 GB) are stitched block by block (``BLOCK_WINDOWS`` windows plus
+  ``MARGIN_WINDOWS`` on each side); each block keeps only the beats anchored in its own part.
+  The margin (8 s) is longer than any beat's extent, so every kept beat is built from the
+  same runs as in the whole trace, and no beat is kept twice; the probabilities are not kept
+  (``prob`` is ``None``).
+
+Fiducial points (peaks, J point, T onset) are read from the preprocessed signal inside the
+boundaries (`hearteye.delineate.points`).
 
 Per-lead beats come from each lead's probabilities; the global beats from where at least two
 non-flat leads agree (`hearteye.delineate.postprocess.global_beats`).
@@ -20,8 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -29,15 +40,28 @@ from types import MappingProxyType
 import numpy as np
 
 from hearteye.artefacts import models_dir
+from hearteye.delineate.points import global_points, lead_points
 from hearteye.delineate.postprocess import Beat, beats_from_probs, global_beats
 from hearteye.record import Record
-from hearteye.signal import PreprocessConfig, Preprocessed, preprocess
+from hearteye.signal import (
+    FLAT_STD_MV,
+    PreprocessConfig,
+    Preprocessed,
+    preprocess,
+    resample_ratio,
+)
 
 MODEL_ENV = "HEARTEYE_DELINEATOR_MODEL"
 WINDOW = 5120  # samples at 500 Hz per window for long records (10.24 s)
 CONTEXT = 512  # samples of context kept on each side of a window's core (1.024 s)
 SINGLE_WINDOW = 6144  # records up to this many samples run as one window
-BATCH_WINDOWS = 16  # windows per ONNX call (bounds memory on long records)
+BATCH_WINDOWS = 4  # windows per ONNX call: bounds memory, and is no slower than 16 on CPU
+BLOCK_WINDOWS = 64  # windows per streamed block of a long record (~4.4 min at 500 Hz)
+MARGIN_WINDOWS = 1  # extra windows on each side of a block (8 s: longer than any beat)
+KEEP_PROB_SAMPLES = 300 * 500  # records up to 5 min keep their probabilities in the result
+CHUNK_S = 150.0  # `delineate_long`: seconds of record preprocessed at a time
+CHUNK_MARGIN_S = 12.0  # ... plus this on each side (filter settling, beats across the cut)
+LONG_RECORD_S = 2 * CHUNK_S  # `Delineator.delineate` streams records longer than this
 
 
 @dataclass(frozen=True)
@@ -53,7 +77,9 @@ class Delineation:
     record_fs: float  # rate of the record as read
     beats: tuple[Beat, ...]
     leads: Mapping[str, tuple[Beat, ...]]
-    prob: np.ndarray  # [lead, 3, sample] per-lead probabilities (P, QRS, QT), read-only
+    # [lead, 3, sample] per-lead probabilities (P, QRS, QT), read-only; None for records
+    # longer than KEEP_PROB_SAMPLES, which are streamed and keep only their beats
+    prob: np.ndarray | None
     model: str  # name and content hash of the model that produced it
 
     def global_seconds(self) -> list[dict]:
@@ -102,6 +128,30 @@ class Delineator:
         logits = self.session.run(None, {"signal": np.ascontiguousarray(batch, np.float32)})[0]
         return 1.0 / (1.0 + np.exp(-logits))
 
+    def _check_windows(self, window: int, context: int) -> int:
+        if window % self.multiple or window <= 2 * context:
+            raise ValueError(
+                f"window {window} must be a multiple of {self.multiple} "
+                f"and longer than twice the context {context}"
+            )
+        return window - 2 * context
+
+    def _cores(self, x: np.ndarray, k0: int, k1: int, window: int, context: int) -> np.ndarray:
+        """Stitched probabilities ``[lead, 3, (k1 - k0) * core]`` of windows ``k0..k1-1``
+        (window k's core is samples ``[k*core, (k+1)*core)``; beyond the end, reflected)."""
+        core = window - 2 * context
+        n = x.shape[-1]
+        out = np.empty((x.shape[0], len(self.channels), (k1 - k0) * core), np.float32)
+        for b0 in range(k0, k1, BATCH_WINDOWS):
+            ks = range(b0, min(b0 + BATCH_WINDOWS, k1))
+            batch = np.stack([_window(x, k * core - context, window, n) for k in ks])
+            res = self._run(batch)
+            for j, k in enumerate(ks):
+                out[:, :, (k - k0) * core : (k - k0 + 1) * core] = res[j][
+                    :, :, context : context + core
+                ]
+        return out
+
     def probabilities(
         self,
         x: np.ndarray,
@@ -120,27 +170,32 @@ class Delineator:
                 else np.zeros((n_leads, self.multiple), np.float32)
             )
             return self._run(xb[None])[0][..., :n]
-        if window % self.multiple or window <= 2 * context:
-            raise ValueError(
-                f"window {window} must be a multiple of {self.multiple} "
-                f"and longer than twice the context {context}"
-            )
-        core = window - 2 * context
+        core = self._check_windows(window, context)
+        return self._cores(x, 0, -(-n // core), window, context)[..., :n]
+
+    def probability_blocks(
+        self,
+        x: np.ndarray,
+        window: int = WINDOW,
+        context: int = CONTEXT,
+        block_windows: int = BLOCK_WINDOWS,
+    ) -> Iterator[tuple[int, int, int, np.ndarray]]:
+        """The stitched probabilities of a long record, one bounded block at a time.
+
+        Yields ``(start, keep_from, keep_to, prob)``: ``prob[lead, 3, :]`` covers samples
+        ``start ..`` of the record, the same values `probabilities` gives there; beats
+        anchored in ``[keep_from, keep_to)`` are the block's own. Each block reaches
+        ``MARGIN_WINDOWS`` windows beyond its own part on both sides, so the beats it
+        keeps are assembled from exactly the runs the whole trace would give them."""
+        x = np.asarray(x, dtype=np.float32)
+        n = x.shape[-1]
+        core = self._check_windows(window, context)
         n_win = -(-n // core)
-        # Pad so that window k covers [k*core - context, k*core + core + context).
-        padded = np.pad(
-            x,
-            ((0, 0), (context, n_win * core - n + context)),
-            mode="reflect" if n > context else "edge",
-        )
-        prob = np.empty((n_leads, len(self.channels), n_win * core), np.float32)
-        for b0 in range(0, n_win, BATCH_WINDOWS):
-            ks = range(b0, min(b0 + BATCH_WINDOWS, n_win))
-            batch = np.stack([padded[:, k * core : k * core + window] for k in ks])
-            out = self._run(batch)
-            for j, k in enumerate(ks):
-                prob[:, :, k * core : (k + 1) * core] = out[j][:, :, context : context + core]
-        return prob[..., :n]
+        for k0 in range(0, n_win, block_windows):
+            k1 = min(k0 + block_windows, n_win)
+            a, b = max(k0 - MARGIN_WINDOWS, 0), min(k1 + MARGIN_WINDOWS, n_win)
+            prob = self._cores(x, a, b, window, context)[..., : n - a * core]
+            yield a * core, k0 * core, min(k1 * core, n), prob
 
     # -- boundaries ----------------------------------------------------------------------
     def delineate_signal(
@@ -149,22 +204,46 @@ class Delineator:
         leads: tuple[str, ...],
         flat: np.ndarray | None = None,
         record_fs: float | None = None,
+        block_windows: int = BLOCK_WINDOWS,
+        keep_prob_samples: int = KEEP_PROB_SAMPLES,
         **window_kw,
     ) -> Delineation:
         """Delineate preprocessed ``x[lead, sample]`` at 500 Hz (``record_fs``: the rate the
-        record was read at, for the result's description; defaults to 500 Hz)."""
-        prob = self.probabilities(x, **window_kw)
-        prob.flags.writeable = False
+        record was read at, for the result's description; defaults to 500 Hz).
+
+        Up to ``keep_prob_samples`` the probabilities are computed whole and kept in the
+        result; longer records are streamed in blocks (`probability_blocks`) and only the
+        beats are kept (``prob`` is ``None``): memory stays bounded by one block."""
+        x = np.asarray(x, dtype=np.float32)
         flat = np.zeros(len(leads), bool) if flat is None else np.asarray(flat, bool)
-        per_lead = {
-            lead: () if flat[i] else tuple(beats_from_probs(prob[i], self.fs))
-            for i, lead in enumerate(_unique(leads))
-        }
+        names = _unique(leads)
+        if x.shape[-1] <= keep_prob_samples:
+            prob = self.probabilities(x, **window_kw)
+            prob.flags.writeable = False
+            per_lead, glob = _beats(prob, flat, self.fs, 0, 0, x.shape[-1])
+        else:
+            prob = None
+            per_lead, glob = [[] for _ in names], []
+            kw = {k: v for k, v in window_kw.items() if k != "single_window"}
+            for start, lo, hi, block in self.probability_blocks(
+                x, block_windows=block_windows, **kw
+            ):
+                pl, gb = _beats(block, flat, self.fs, start, lo, hi)
+                for acc, got in zip(per_lead, pl, strict=True):
+                    acc.extend(got)
+                glob.extend(gb)
+        usable = ~flat
+        xs = x if usable.all() else x[usable]  # one copy at most, not one per beat
         return Delineation(
             fs=self.fs,
             record_fs=self.fs if record_fs is None else float(record_fs),
-            beats=tuple(global_beats(prob, self.fs, ~flat)),
-            leads=MappingProxyType(per_lead),
+            beats=tuple(global_points(xs, b, self.fs) for b in glob) if usable.any() else (),
+            leads=MappingProxyType(
+                {
+                    lead: tuple(lead_points(x[i], b, self.fs) for b in per_lead[i])
+                    for i, lead in enumerate(names)
+                }
+            ),
             prob=prob,
             model=self.version,
         )
@@ -179,12 +258,114 @@ class Delineator:
             raise ValueError(f"preprocessing must resample to {self.fs} Hz, got {pp.fs}")
         return self.delineate_signal(pp.signal, pp.leads, pp.flat, record_fs, **window_kw)
 
+    def delineate_long(
+        self,
+        record: Record,
+        config: PreprocessConfig | None = None,
+        chunk_s: float = CHUNK_S,
+        margin_s: float = CHUNK_MARGIN_S,
+    ) -> Delineation:
+        """Delineate a long record without ever holding it preprocessed whole.
+
+        Two passes over chunks of ``chunk_s`` (plus ``margin_s`` on each side, cut at sample
+        multiples of the resampling ratio so every chunk lands on the 500 Hz grid):
+        1. each chunk is filtered and resampled, and the per-lead sums of its own part give
+           the record's mean and standard deviation (the z-score of `preprocess`);
+        2. each chunk is preprocessed again, z-scored with those, and delineated; the beats
+           anchored in its own part are kept.
+        Zero-phase filtering of a chunk differs from the whole record's only within a few
+        seconds of the chunk's ends, which the margin (12 s) covers; the model sees windows
+        placed from the chunk's start instead of the record's, so a boundary can move by a
+        sample or two where the two windowings disagree. Memory: the record as read, one
+        chunk and the beats."""
+        cfg = config or PreprocessConfig()
+        up, down = resample_ratio(record.fs, self.fs)
+        step = max(down, int(round(chunk_s * record.fs)) // down * down)
+        margin = int(round(margin_s * record.fs)) // down * down + down
+        n = record.signal.shape[1]
+        chunks = [(c, min(c + step, n)) for c in range(0, n, step)]
+
+        def prepared(c0: int, c1: int):
+            a, b = max(c0 - margin, 0), min(c1 + margin, n)
+            part = Record(signal=record.signal[:, a:b], fs=record.fs, leads=record.leads)
+            x = preprocess(part, replace(cfg, zscore=False)).signal
+            lo, hi = (c0 - a) * up // down, (c1 - a) * up // down
+            return x, a * up // down, lo, hi
+
+        total = np.zeros(len(record.leads))
+        total_sq = np.zeros(len(record.leads))
+        count = 0
+        for c0, c1 in chunks:
+            x, _, lo, hi = prepared(c0, c1)
+            core = x[:, lo:hi].astype(np.float64)
+            total += core.sum(axis=1)
+            total_sq += (core**2).sum(axis=1)
+            count += core.shape[1]
+        mean = total / max(count, 1)
+        std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean**2, 0.0))
+        flat = ~(std > FLAT_STD_MV)
+        scale = np.where(flat, 1.0, std)
+        names = _unique(record.leads)
+        per_lead: list[list[Beat]] = [[] for _ in names]
+        glob: list[Beat] = []
+        for c0, c1 in chunks:
+            x, start, lo, hi = prepared(c0, c1)
+            z = ((x - mean[:, None]) / scale[:, None]).astype(np.float32)
+            z[flat] = 0.0
+            d = self.delineate_signal(z, record.leads, flat, record.fs, keep_prob_samples=0)
+
+            def keep(beats, start=start, lo=lo, hi=hi):
+                return [b.shifted(start) for b in beats if lo <= b.anchor() < hi]
+
+            for acc, name in zip(per_lead, names, strict=True):
+                acc.extend(keep(d.leads[name]))
+            glob.extend(keep(d.beats))
+        return Delineation(
+            fs=self.fs,
+            record_fs=float(record.fs),
+            beats=tuple(glob),
+            leads=MappingProxyType(
+                {name: tuple(b) for name, b in zip(names, per_lead, strict=True)}
+            ),
+            prob=None,
+            model=self.version,
+        )
+
     def delineate(
         self, record: Record, config: PreprocessConfig | None = None, **window_kw
     ) -> Delineation:
-        """Preprocess (filter, resample to 500 Hz, z-score) and delineate a `Record`."""
+        """Preprocess (filter, resample to 500 Hz, z-score) and delineate a `Record`; one
+        longer than ``LONG_RECORD_S`` chunk by chunk (`delineate_long`, bounded memory)."""
+        if record.duration > LONG_RECORD_S and not window_kw:
+            return self.delineate_long(record, config)
         pp = preprocess(record, config or PreprocessConfig())
         return self.delineate_preprocessed(pp, record.fs, **window_kw)
+
+
+def _window(x: np.ndarray, a: int, window: int, n: int) -> np.ndarray:
+    """Samples ``[a, a + window)`` of ``x[lead, sample]``, reflected where they run past either
+    end (numpy's "reflect", as if the whole record had been padded)."""
+    left, right = max(-a, 0), max(a + window - n, 0)
+    if not left and not right:
+        return x[:, a : a + window]
+    # Reflection reaches back ``right`` samples from the end: slice wide enough for it.
+    lo = min(max(a, 0), max(n - 1 - right, 0))
+    seg = np.pad(x[:, lo : min(a + window, n)], ((0, 0), (left, right)), mode="reflect")
+    return seg[:, max(a, 0) - lo :][:, :window] if a > 0 else seg[:, :window]
+
+
+def _beats(
+    prob: np.ndarray, flat: np.ndarray, fs: float, start: int, lo: int, hi: int
+) -> tuple[list[list[Beat]], list[Beat]]:
+    """Per-lead and global beats of a block of probabilities starting at sample ``start``,
+    in record samples, keeping those anchored in ``[lo, hi)``."""
+
+    def keep(beats: list[Beat]) -> list[Beat]:
+        out = [b.shifted(start) if start else b for b in beats]
+        return [b for b in out if lo <= b.anchor() < hi]
+
+    per_lead = [[] if flat[i] else keep(beats_from_probs(prob[i], fs)) for i in range(len(prob))]
+    return per_lead, keep(global_beats(prob, fs, ~flat))
 
 
 def _unique(leads: tuple[str, ...]) -> list[str]:

@@ -42,6 +42,15 @@ LABELS = {
     "qrs_offset": "QRS offset",
     "t_offset": "T offset",
 }
+# The points LUDB also annotates, scored by the same protocol: T onset (the '(' of a 't'
+# triplet) and the peaks (the middle symbol of a triplet; LUDB's QRS peak 'N' is the main
+# deflection: R, or the nadir of a QS complex, `Beat.qrs_peak`). No published F1 to compare.
+POINT_FIELDS = ("t_onset", "p_peak", "qrs_peak", "t_peak")
+STRICT_TOLERANCE_MS.update({"t_onset": 100.0, "p_peak": 50.0, "qrs_peak": 40.0, "t_peak": 100.0})
+LABELS.update(
+    {"t_onset": "T onset", "p_peak": "P peak", "qrs_peak": "QRS peak", "t_peak": "T peak"}
+)
+EVALUATED = FIELDS + POINT_FIELDS
 # Published F1 at 150 ms on LUDB (the acceptance anchors).
 PUBLISHED_F1 = {
     "Moskalenko 2020": {
@@ -77,18 +86,18 @@ def reference_beats(samples: Iterable[int], symbols: Iterable[str]) -> list[Beat
     out = []
     for w in parse_waves(samples, list(symbols), (max(samples) + 1) if samples else 0):
         if w.kind == "p":
-            out.append(Beat(p_onset=w.onset, p_offset=w.offset))
+            out.append(Beat(p_onset=w.onset, p_offset=w.offset, p_peak=w.peak))
         elif w.kind == "N":
-            out.append(Beat(qrs_onset=w.onset, qrs_offset=w.offset))
-        elif w.kind == "t" and w.offset is not None:
-            out.append(Beat(t_offset=w.offset))
+            out.append(Beat(qrs_onset=w.onset, qrs_offset=w.offset, qrs_peak=w.peak))
+        elif w.kind == "t":
+            out.append(Beat(t_onset=w.onset, t_peak=w.peak, t_offset=w.offset))
     return out
 
 
 def read_ludb_lead(base: str | Path, lead: str) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
     """One LUDB lead's reference boundaries and its annotated region (first, last sample)."""
     samples, symbols = read_annotation(f"{base}.{LUDB_LEAD_EXT[lead]}")
-    ref = boundaries(reference_beats(samples, symbols))
+    ref = boundaries(reference_beats(samples, symbols), EVALUATED)
     return ref, (int(samples.min()), int(samples.max()))
 
 
@@ -155,15 +164,17 @@ class Evaluator:
 
     def __init__(self, fs: float = 500.0) -> None:
         self.fs = fs
-        self.main = {f: Tally() for f in FIELDS}
-        self.strict = {f: Tally() for f in FIELDS}
+        self.main = {f: Tally() for f in EVALUATED}
+        self.strict = {f: Tally() for f in EVALUATED}
         self.n_leads = 0
 
     def add_lead(
         self, ref: dict[str, np.ndarray], pred: dict[str, np.ndarray], region: tuple[int, int]
     ) -> None:
         self.n_leads += 1
-        for f in FIELDS:
+        for f in EVALUATED:
+            if f not in ref or f not in pred:
+                continue  # a delineator (or reference) without that point is not scored on it
             tol = TOLERANCE_MS * self.fs / 1000.0
             self.main[f].add(*match(ref[f], pred[f], tol, region))
             tol = STRICT_TOLERANCE_MS[f] * self.fs / 1000.0
@@ -179,7 +190,9 @@ class Evaluator:
             "matching": "one-to-one, closest first",
         }
         out = {"protocol": protocol, "n_leads": self.n_leads, "boundaries": {}}
-        for f in FIELDS:
+        for f in EVALUATED:
+            if not self.main[f].tp + self.main[f].fn + self.main[f].fp:
+                continue
             row = self.main[f].summary(self.fs)
             row[f"f1_at_{STRICT_TOLERANCE_MS[f]:g}ms"] = self.strict[f].summary()["f1"]
             out["boundaries"][f] = row
@@ -206,7 +219,7 @@ def evaluate_ludb(
             if lead not in LUDB_LEAD_EXT:
                 continue
             ref, region = read_ludb_lead(base, lead)
-            ev.add_lead(ref, boundaries(per_lead.get(lead, [])), region)
+            ev.add_lead(ref, boundaries(per_lead.get(lead, []), EVALUATED), region)
         n += 1
     rep = ev.report()
     rep["n_records"] = n
@@ -223,14 +236,18 @@ def markdown_table(report: dict, title: str = "") -> str:
         "| Moskalenko 2020 F1 | Joung 2023 F1 |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for f in FIELDS:
+    for f in EVALUATED:
+        if f not in report["boundaries"]:
+            continue
         r = report["boundaries"][f]
         tol = STRICT_TOLERANCE_MS[f]
+        published = [PUBLISHED_F1[k].get(f) for k in ("Moskalenko 2020", "Joung 2023")]
         lines.append(
             f"| {LABELS[f]} | {r['se']:.4f} | {r['ppv']:.4f} | **{r['f1']:.4f}** | "
             f"{r['error_mean_ms']:+.1f} +- {r['error_sd_ms']:.1f} | "
             f"{r[f'f1_at_{tol:g}ms']:.4f} ({tol:g} ms) | "
-            f"{PUBLISHED_F1['Moskalenko 2020'][f]:.3f} | {PUBLISHED_F1['Joung 2023'][f]:.3f} |"
+            + " | ".join("-" if v is None else f"{v:.3f}" for v in published)
+            + " |"
         )
     return "\n".join(lines)
 
