@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hearteye.train.evaluate_delineator import EVALUATED, LUDB_LEAD_EXT, Evaluator, read_ludb_lead
 
 from hearteye.delineate.points import qrs_components, t_points
 from hearteye.delineate.postprocess import boundaries
 from hearteye.delineate.runtime import Delineator
 from hearteye.io.wfdb import read_wfdb
+from hearteye.train.evaluate_delineator import EVALUATED, LUDB_LEAD_EXT, Evaluator, read_ludb_lead
 
 RECORDS = ("1", "24", "119")
 

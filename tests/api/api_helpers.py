@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -97,3 +105,57 @@ def three_lead_files(folder: Path) -> list[tuple[str, bytes]]:
 
 def edf_file(name: str = "ludb_119.edf") -> tuple[str, bytes]:
     return name, (FIXTURES / "edf" / name).read_bytes()
+
+
+@contextlib.contextmanager
+def served(folder: Path, workers: int = 1, **env_extra: str):
+    """`hearteye serve` (gunicorn) on a free loopback port with the test secrets, data in
+    ``folder``, plus ``env_extra``; yields its base URL and stops it (SIGTERM) afterwards.
+    Fails the test with the server's log when it does not become ready within 60 s."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARTEYE_", "S3_"))}
+    env.update(
+        HEARTEYE_DATA_DIR=str(folder / "served"),
+        JWT_SECRET_KEY=TEST_SECRET,
+        SECRET_KEY=TEST_SECRET[::-1],
+        LOG_LEVEL="WARNING",
+        **env_extra,
+    )
+    cmd = [sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port)]
+    with open(folder / "server.log", "wb") as log:
+        proc = subprocess.Popen(
+            [*cmd, "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(proc, url, folder)
+            yield url
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_ready(proc, url: str, folder: Path) -> None:
+    import pytest
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("server did not start:\n" + (folder / "server.log").read_text()[-3000:])
+        time.sleep(0.3)

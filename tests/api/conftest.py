@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from hearteye.api import create_app
 from hearteye.api.config import Settings
 
-from .api_helpers import TEST_SECRET, bearer, login, register
+from .api_helpers import TEST_SECRET, bearer, login, register, served
 
 PG_ADMIN_URL = os.environ.get(
     "HEARTEYE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -157,50 +157,5 @@ def s3_bucket(s3_server, monkeypatch):
 @pytest.fixture
 def live_server(tmp_path, database_url):
     """`hearteye serve` (gunicorn, 2 workers) on a free local port; yields its base URL."""
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARTEYE_", "S3_"))}
-    env.update(
-        HEARTEYE_DATA_DIR=str(tmp_path / "served"),
-        DATABASE_URL=database_url,
-        JWT_SECRET_KEY=TEST_SECRET,
-        SECRET_KEY=TEST_SECRET[::-1],
-        LOG_LEVEL="WARNING",
-    )
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
-        time.sleep(0.3)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with served(tmp_path, workers=2, DATABASE_URL=database_url) as url:
+        yield url

@@ -12,18 +12,13 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from functools import partial
 
 import pytest
 
-from .api_helpers import FIXTURES, TEST_SECRET
+from .api_helpers import FIXTURES, served
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 CHROMIUM = os.environ.get("HEARTEYE_CHROMIUM") or shutil.which("chromium")
@@ -111,45 +106,9 @@ def page_origin(tmp_path_factory):
 def api_url(tmp_path_factory, page_origin):
     """`hearteye serve` (one worker, SQLite) allowing ``page_origin``."""
     tmp_path = tmp_path_factory.mktemp("served")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HEARTEYE_", "S3_"))}
-    env.update(
-        HEARTEYE_DATA_DIR=str(tmp_path / "served"),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'served.db'}",
-        JWT_SECRET_KEY=TEST_SECRET,
-        SECRET_KEY=TEST_SECRET[::-1],
-        CORS_ORIGINS=page_origin,
-        LOG_LEVEL="WARNING",
-    )
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hearteye.cli", "serve", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text()[-3000:])
-        time.sleep(0.3)
-    yield url
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    database = f"sqlite:///{tmp_path / 'served.db'}"
+    with served(tmp_path, workers=1, DATABASE_URL=database, CORS_ORIGINS=page_origin) as url:
+        yield url
 
 
 def test_the_original_clients_session_in_a_real_browser(chromium, page_origin, api_url):
