@@ -2,7 +2,9 @@
 
 Pure: takes a `Record`, returns an `Analysis`; no file or network I/O (model files are loaded
 once per process and cached). Steps: quality flags -> preprocess (display copy in mV and the
-model's z-scored copy) -> delineate (ONNX U-Net) -> measure -> classify.
+model's z-scored copy) -> delineate (ONNX U-Net) -> measure -> interpret (coded statements,
+overall line, alerts) -> classify, the verdict agreeing with the statements by the rule of
+`hearteye.interpret.verdict`.
 
 `measure_record` is the chain up to the measurements; the classifier's training uses it, so
 the features a model is trained on are computed by exactly the code that serves it.
@@ -19,6 +21,8 @@ from hearteye.classify import get_classifier, range_reasons
 from hearteye.delineate.runtime import Delineation, get_delineator
 from hearteye.errors import InvalidRecordError
 from hearteye.features import feature_vector, measure
+from hearteye.interpret import interpret
+from hearteye.interpret.verdict import reconcile
 from hearteye.quality import MIN_DURATION_S, QualityFlag, assess, excerpt_flag
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
@@ -52,6 +56,10 @@ class Analysis:
     delineator: str  # name + version of the delineation model
     reasons: list[dict] = field(default_factory=list)  # [{"feature", "value", "effect", "text"}]
     analysed_seconds: float | None = None
+    # [{"code", "snomed", "text", "category", "severity", "method", "evidence", "leads"}]
+    statements: list[dict] = field(default_factory=list)
+    # {"overall", "severity", "alerts", "technical", "verdict_source"}
+    interpretation: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no samples): what `hearteye analyze --json` prints and the
@@ -70,6 +78,8 @@ class Analysis:
             "delineator": self.delineator,
             "reasons": self.reasons,
             "analysed_seconds": self.analysed_seconds,
+            "statements": self.statements,
+            "interpretation": self.interpretation,
         }
 
 
@@ -87,6 +97,21 @@ class Measured:
     def features(self) -> np.ndarray:
         meta = self.record.meta
         return feature_vector(self.measurements, meta.age, meta.sex)
+
+    def statements(self) -> tuple[list[dict], dict]:
+        """Coded statements and the overall interpretation (before the verdict's rule)."""
+        meta = self.record.meta
+        return interpret(
+            self.display,
+            self.fs,
+            self.record.leads,
+            self.delineation.beats,
+            self.measurements,
+            [f.to_dict() for f in self.quality],
+            meta.age,
+            meta.sex,
+            base_features=self.features(),
+        )
 
 
 def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured:
@@ -127,6 +152,14 @@ def analyze(
     if record.recording_duration - record.duration > 1.0 / record.fs:
         quality.insert(0, excerpt_flag(record.recording_duration, record.duration).to_dict())
     decision = get_classifier().predict(m.features(), model)
+    statements, _ = m.statements()
+    label, verdict_source, statements, interpretation = reconcile(
+        decision.probability_abnormal,
+        decision.threshold,
+        decision.contributions,
+        statements,
+        m.measurements,
+    )
     d = m.delineation
     reasons = decision.contributions + range_reasons(m.measurements)
     return Analysis(
@@ -144,12 +177,14 @@ def analyze(
             },
         },
         quality=quality,
-        classification=decision.classification,
+        classification=label,
         probability_abnormal=round(decision.probability_abnormal, 4),
         model=decision.model,
         delineator=delineator_version(),
         reasons=reasons,
         analysed_seconds=round(record.duration, 6),
+        statements=statements,
+        interpretation={**interpretation, "verdict_source": verdict_source},
     )
 
 
