@@ -114,6 +114,7 @@ ENTRIES: tuple[Entry, ...] = (
     # axis
     _E("LAD", "39732003", "Left axis deviation", "axis", "borderline", scp=False),
     _E("RAD", "47665007", "Right axis deviation", "axis", "borderline", scp=False),
+    _E("AXIND", "251200008", "Indeterminate (northwest) axis", "axis", "borderline", scp=False),
     # chamber
     _E("LVH", "164873001", "Left ventricular hypertrophy", "chamber", "abnormal"),
     _E("RVH", "89792004", "Right ventricular hypertrophy", "chamber", "abnormal"),

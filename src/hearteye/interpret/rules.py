@@ -17,17 +17,17 @@ values, the thresholds they crossed, the leads) and the criterion's source. Sour
   waves with regular P-P, a PR that wanders (SD > 40 ms) and an atrial rate above the
   ventricular rate.
 * **Intraventricular conduction** (AHA/ACC/HRS 2009, part III): complete LBBB / RBBB QRS >= 120
-  ms, incomplete 110-119 ms, each read 20 ms higher on this delineator's global QRS
-  (``QRS_EXCESS_MS``); RBBB = R or R' >= 0.3 mV in V1 with a terminal negative (broad S)
-  QRS in I or V6; LBBB = QS or rS in V1 deeper than 0.5 mV and no Q in I and V6 (incomplete LBBB
-  also no q at all in I, V5, V6 and an upright terminal QRS in I and V6); LAFB = axis -45..-90
-  with qR in aVL; LPFB = axis 100..180 with rS in I and qR in III; nonspecific IVCD = QRS >= 110
-  ms without either pattern; WPW = PR < 120 ms with QRS >= 110 ms.
-* **Axis**: left < -30 deg, right > 90 deg. **Low voltage**: every limb lead's QRS peak-to-peak
-  < 0.5 mV. **LVH**: Sokolow-Lyon >= 3.5 mV or Cornell > 2.8 mV (men) / > 2.0 mV (women), age >=
-  30; **RVH**: R in V1 >= 0.7 mV with R/S in V1 > 1 and axis > 90. **Left atrial enlargement**:
-  P >= 120 ms or P terminal force in V1 beyond 4 mV*ms; **right atrial enlargement**: P in II >=
-  0.25 mV.
+  ms, incomplete 110-119 ms, each read 30 ms higher on this delineator's global QRS
+  (``QRS_EXCESS_MS``); RBBB = dominant R or R' >= 0.3 mV in V1 with a terminal negative (broad
+  S) QRS in I or V6; LBBB = dominant QS or rS in V1 deeper than 0.3 mV and no Q in I and V6
+  (incomplete LBBB also no q at all in I, V5, V6 and an upright terminal QRS in I and V6); LAFB
+  = axis -45..-90 with qR in aVL; LPFB = axis 100..180 with rS in I and qR in III; nonspecific
+  IVCD = QRS >= 110 ms without either pattern; WPW = PR < 120 ms with QRS >= 110 ms.
+* **Axis**: left -30..-90 deg, right 90..180 deg, indeterminate (northwest) -90..-180 deg. **Low
+  voltage**: every limb lead's QRS peak-to-peak < 0.5 mV. **LVH**: Sokolow-Lyon >= 3.5 mV or
+  Cornell > 2.8 mV (men) / > 2.0 mV (women), age >= 30; **RVH**: R in V1 >= 0.7 mV with R/S in
+  V1 > 1 and axis > 90. **Left atrial enlargement**: P >= 120 ms or P terminal force in V1
+  beyond 4 mV*ms; **right atrial enlargement**: P in II >= 0.25 mV.
 * **Ischemia / infarction**: STEMI by the Fourth Universal Definition of MI (2018): new ST
   elevation at the J point in two contiguous leads, >= 0.1 mV in all leads but V2-V3, where >=
   0.2 mV in men >= 40 y, >= 0.25 mV in men < 40 y, >= 0.15 mV in women (not made with LBBB,
@@ -77,8 +77,10 @@ UPRIGHT_T = ("I", "II", "aVF", "V2", "V3", "V4", "V5", "V6")
 LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
 # The published QRS limits (120 ms complete block, 110 ms incomplete / IVCD) shifted by what
 # this delineator's global QRS adds: it spans the earliest onset to the latest offset over 12
-# leads, and PTB-XL's normal ECGs measure 112 ms median, 130 ms at the 95th percentile.
-QRS_EXCESS_MS = 20.0
+# leads, and PTB-XL's normal ECGs measure 112 ms median, 130 ms at the 95th percentile. 30 ms
+# rather than 20: on PTB-XL folds 1-8 it halves the complete-LBBB rule's false positives
+# (58 -> 30) and keeps 27 of its 28 true ones.
+QRS_EXCESS_MS = 30.0
 QRS_COMPLETE = 120.0 + QRS_EXCESS_MS
 QRS_INCOMPLETE = 110.0 + QRS_EXCESS_MS
 QTC_LONG_MS = 480.0
@@ -210,24 +212,27 @@ def av_conduction(ev: Evidence) -> list[Finding]:
 def bbb_pattern(ev: Evidence) -> str | None:
     """'R' (RBBB-like), 'L' (LBBB-like) or None, from QRS shape only.
 
-    RBBB: an R or R' of >= 0.3 mV in V1 with a terminal negative (broad S) QRS in I or V6.
-    LBBB: a deep (< -0.5 mV) QS or rS in V1 (R < 0.3 mV) and no Q (> -0.1 mV) in I and V6.
-    The terminal 40 ms alone cannot tell them apart: with a wide QRS the delineated end takes
-    in the discordant ST, which is elevated in V1 in LBBB.
+    RBBB: a dominant R or R' of >= 0.3 mV in V1 (taller than the QRS is deep) with a terminal
+    negative (broad S) QRS in I or V6. LBBB: a dominant QS or rS in V1 (deeper than 0.3 mV and
+    more than twice the R) and no Q (> -0.1 mV) in I and V6. Dominance, not the last 40 ms,
+    tells them apart: with a wide QRS the delineated end takes in the discordant ST, which is
+    elevated in V1 in LBBB.
     """
     r_v1, r2_v1, min_v1 = ev.lead("V1", "R"), ev.lead("V1", "R2"), ev.lead("V1", "QMIN")
     t_i, t_v6 = ev.lead("I", "TERM"), ev.lead("V6", "TERM")
     q_i, q_v6 = ev.lead("I", "Q"), ev.lead("V6", "Q")
+    if not _ok(r_v1, min_v1):
+        return None
+    r_top = max(r_v1, r2_v1 if _ok(r2_v1) else 0.0)
     if (
-        _ok(r_v1)
-        and max(r_v1, r2_v1 if _ok(r2_v1) else 0.0) >= 0.3
+        r_top >= 0.3
+        and r_top > abs(min_v1)
         and ((_ok(t_i) and t_i < 0) or (_ok(t_v6) and t_v6 < 0))
     ):
         return "R"
     if (
-        _ok(r_v1, min_v1)
-        and min_v1 < -0.5
-        and r_v1 < 0.3
+        min_v1 < -0.3
+        and abs(min_v1) > 2 * r_v1
         and all(not _ok(q) or q > -0.1 for q in (q_i, q_v6))
     ):
         return "L"
@@ -298,10 +303,15 @@ def conduction(ev: Evidence) -> list[Finding]:
 def axis_and_voltage(ev: Evidence, sex: str | None, age: float | None) -> list[Finding]:
     out: list[Finding] = []
     axis = ev.g("qrs_axis")
-    if _ok(axis) and axis < -30:
-        out.append(Finding("LAD", {"qrs_axis_deg": _r(axis), "thresholds": {"below": -30}}))
-    elif _ok(axis) and axis > 90:
-        out.append(Finding("RAD", {"qrs_axis_deg": _r(axis), "thresholds": {"above": 90}}))
+    if _ok(axis) and -90 <= axis < -30:
+        thr = {"range_deg": [-90, -30]}
+        out.append(Finding("LAD", {"qrs_axis_deg": _r(axis), "thresholds": thr}))
+    elif _ok(axis) and 90 < axis <= 180:
+        thr = {"range_deg": [90, 180]}
+        out.append(Finding("RAD", {"qrs_axis_deg": _r(axis), "thresholds": thr}))
+    elif _ok(axis) and axis < -90:
+        thr = {"range_deg": [-180, -90]}
+        out.append(Finding("AXIND", {"qrs_axis_deg": _r(axis), "thresholds": thr}))
     limb = [ev.lead(x, "R") - ev.lead(x, "S") for x in LIMB if _ok(ev.lead(x, "R"))]
     if len(limb) >= 4 and max(limb) < 0.5:
         out.append(

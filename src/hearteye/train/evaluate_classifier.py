@@ -66,7 +66,7 @@ SPLIT_NAMES = {
 
 def evaluate_splits(predictions: pd.DataFrame, spec: dict) -> dict:
     """`evaluate` per split, plus the shipped verdict's operating point."""
-    if "split" not in predictions:
+    if "split" not in predictions or set(predictions["split"]) == {"cv"}:
         return evaluate(predictions, spec)
     report = {"default": spec["default"], "splits": {}}
     for split in ("cv", "validation", "holdout"):

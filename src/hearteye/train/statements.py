@@ -7,9 +7,10 @@ Splits (patient-aware: PTB-XL's ``strat_fold`` keeps a patient in one fold):
 
 * **train**: PTB-XL folds 1-8, both rates where an ECG has both (the 100 Hz copy teaches the
   models what a low-rate recording looks like);
-* **validation**: PTB-XL fold 9, one copy per ECG (500 Hz where held): it chooses, per
-  statement, between the published rule and the learned model (the higher F1), so its own
-  figures are optimistic for the chosen method;
+* **validation**: PTB-XL fold 9, one copy per ECG (500 Hz where held): with the out-of-fold
+  predictions of folds 1-8 it chooses, per statement, between the published rule, the learned
+  model and ``either`` (made when one of them says so): the higher F1 on the pooled rows, so
+  fold 9's own figures are optimistic for the chosen method;
 * **external**: the Challenge samples (six databases, four countries) and LUDB: neither
   trained nor chose anything, so their figures are the honest ones.
 
@@ -223,12 +224,20 @@ def train(data_root: Path, cache: Path, out: Path) -> dict:
         thr = best_f1_threshold(oof[ok], y[ok], min_sp)
         model = _fit(x[tr], y[tr])
         p_va = model.predict_proba(x[va])[:, 1] >= thr
-        model_va = scores(y[va], p_va)
-        either_va = scores(y[va], p_va | rule[va])
+        # The choice reads fold 9 pooled with the out-of-fold rows of folds 1-8 (one copy per
+        # ECG): a handful of fold-9 positives alone would choose by chance.
+        pool = (ok & one_per_ecg(df)) | va
+        p_pool = np.where(va, False, np.nan_to_num(oof, nan=0.0) >= thr)
+        p_pool[va] = p_va
+        model_va = scores(y[pool], p_pool[pool])
+        either_va = scores(y[pool], p_pool[pool] | rule[pool])
+        rule_va = scores(y[pool], rule[pool])
         entry.update(
             {
-                "model_f1_validation": model_va["f1"],
-                "either_f1_validation": either_va["f1"],
+                "rule_f1_pooled": rule_va["f1"],
+                "model_f1_pooled": model_va["f1"],
+                "either_f1_pooled": either_va["f1"],
+                "model_f1_validation": scores(y[va], p_va)["f1"],
                 "threshold": thr,
             }
         )

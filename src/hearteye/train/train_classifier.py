@@ -241,15 +241,15 @@ def drop_duplicate_ecgs(table: pd.DataFrame) -> pd.DataFrame:
     must not sit in two splits."""
     if "ecg" not in table:
         return table
-    ptbxl = set(table.loc[table["source"] == "ptbxl", "ecg"].dropna().astype(str))
-    dup = (
-        (table["source"] == "challenge")
-        & table["record"].str.match(r"^HR\d+$")
-        & [
-            str(int(r[2:])) in ptbxl if r.startswith("HR") and r[2:].isdigit() else False
+    ecgs = pd.to_numeric(table.loc[table["source"] == "ptbxl", "ecg"], errors="coerce")
+    ptbxl = {str(int(e)) for e in ecgs.dropna()}
+    hr = np.array(
+        [
+            r.startswith("HR") and r[2:].isdigit() and str(int(r[2:])) in ptbxl
             for r in table["record"]
         ]
     )
+    dup = (table["source"] == "challenge").to_numpy() & hr
     return table[~dup].reset_index(drop=True)
 
 
