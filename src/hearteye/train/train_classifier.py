@@ -50,7 +50,9 @@ XGB_PARAMS = dict(
     eval_metric="logloss",
     tree_method="hist",
 )
-RF_PARAMS = dict(n_estimators=300, min_samples_leaf=2, max_features="sqrt", class_weight="balanced")
+# Leaves of >= 5 records: smoother probabilities across sources, and an ONNX file of ~1 MB
+# rather than 3 MB on 2,000 training records.
+RF_PARAMS = dict(n_estimators=200, min_samples_leaf=5, max_features="sqrt", class_weight="balanced")
 
 
 # --- 1. features ------------------------------------------------------------------------------
