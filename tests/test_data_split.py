@@ -164,3 +164,18 @@ def test_split_cli_rejects_ambiguous_input(tmp_path, fixtures_dir):
     require_train("sklearn")
     res = CliRunner().invoke(main, ["split", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "either --dataset" in res.output
+
+
+def test_ptbxl_labelled_subset_layout(shared_data):
+    root = shared_data / "ptbxl"
+    if not (root / "labels.csv").is_file():
+        pytest.skip("PTB-XL labelled subset not available")
+    master = build_master("ptbxl", root)
+    assert len(master) == 2205  # 1,757 ECGs, 449 of them at both rates
+    per_ecg = master.drop_duplicates("ecg")
+    assert len(per_ecg) == 1757 and (per_ecg["label"] == "normal").sum() == 926  # SOURCE.md
+    assert set(master["fold"]) == set(range(1, 10))
+    # both rates of one ECG: same patient and fold, distinct record ids
+    both = master[master["ecg"] == "1"]
+    assert set(both["fs"]) == {100.0, 500.0} and both["patient"].nunique() == 1
+    assert both["fold"].nunique() == 1 and both["record"].is_unique

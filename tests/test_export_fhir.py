@@ -5,7 +5,7 @@ content: LOINC codes, UCUM units, SNOMED conclusions and the waveform's samples.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,12 +29,6 @@ LOINC = {
     "qrs_axis": ("8632-2", "deg"),
     "t_axis": ("8638-9", "deg"),
 }
-
-
-@dataclass(frozen=True)
-class Interpreted(Analysis):
-    statements: list = field(default_factory=list)
-    interpretation: dict | None = None
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +110,7 @@ def test_statements_are_snomed_conclusions_and_confirmation_finalises(edf):
     ]
     overall = {"overall": "Abnormal ECG", "severity": "abnormal", "alerts": []}
     # dict merge: works before and after `Analysis` itself has these fields
-    rich = Interpreted(**{**edf.__dict__, "statements": statements, "interpretation": overall})
+    rich = replace(edf, statements=statements, interpretation=overall)
     bundle = to_fhir_bundle(
         rich, record_id="r", confirmation={"by": "Dr. A. Meyer", "at": "2026-11-29T10:12:00Z"}
     )
@@ -172,6 +166,6 @@ class Statement:
 
 
 def test_statements_held_as_dataclasses_are_read_too(edf):
-    rich = Interpreted(**{**edf.__dict__, "statements": [Statement("CRBBB", "713427006", "RBBB")]})
+    rich = replace(edf, statements=[Statement("CRBBB", "713427006", "RBBB")])
     (report,) = _by_type(_validated(to_fhir_bundle(rich, record_id="r")), "DiagnosticReport")
     assert report.conclusionCode[0].coding[0].code == "713427006"

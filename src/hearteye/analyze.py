@@ -3,7 +3,8 @@
 Pure: takes a `Record`, returns an `Analysis`; no file or network I/O (model files are loaded
 once per process and cached). Steps: quality flags -> preprocess (display copy in mV and the
 model's z-scored copy) -> delineate (ONNX U-Net) -> pacing spikes (on the unfiltered record),
-beat types, median beats -> measure -> classify.
+beat types, median beats -> measure -> interpret (coded statements, overall line, alerts) ->
+classify, the verdict agreeing with the statements by the rule of `hearteye.interpret.verdict`.
 
 `measure_record` is the chain up to the measurements; the classifier's training uses it, so
 the features a model is trained on are computed by exactly the code that serves it.
@@ -23,6 +24,8 @@ from hearteye.delineate.pacing import Pacing, detect_pacing, paced_beats
 from hearteye.delineate.runtime import Delineation, get_delineator
 from hearteye.errors import InvalidRecordError
 from hearteye.features import feature_vector, lead_amplitudes, measure
+from hearteye.interpret import interpret
+from hearteye.interpret.verdict import reconcile
 from hearteye.quality import MIN_DURATION_S, QualityFlag, assess
 from hearteye.record import Record
 from hearteye.signal import PreprocessConfig, preprocess
@@ -65,6 +68,10 @@ class Analysis:
     #  "intervals" (ms), "amplitudes" {lead: {wave: mV}}, "signals" {lead: [mV]}} or None
     median_beats: dict | None = None
     pacing: dict | None = None  # Pacing.to_dict(): assessed, reason, spikes
+    # [{"code", "snomed", "text", "category", "severity", "method", "evidence", "leads"}]
+    statements: list[dict] = field(default_factory=list)
+    # {"overall", "severity", "alerts", "technical", "verdict_source"}
+    interpretation: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no samples): what `hearteye analyze --json` prints and the
@@ -85,6 +92,8 @@ class Analysis:
             "analysed_seconds": self.analysed_seconds,
             "median_beats": self.median_beats,
             "pacing": self.pacing,
+            "statements": self.statements,
+            "interpretation": self.interpretation,
         }
 
     @classmethod
@@ -130,6 +139,23 @@ class MeasuredRecord:
     def features(self) -> np.ndarray:
         meta = self.record.meta
         return feature_vector(self.measurements, meta.age, meta.sex)
+
+    def statements(self) -> tuple[list[dict], dict]:
+        """Coded statements and the overall interpretation (before the verdict's rule)."""
+        meta = self.record.meta
+        return interpret(
+            self.display,
+            self.fs,
+            self.record.leads,
+            self.delineation.beats,
+            self.measurements,
+            [f.to_dict() for f in self.quality],
+            meta.age,
+            meta.sex,
+            base_features=self.features(),
+            pacing=self.pacing.to_dict(),
+            paced_beats=[t == "paced" for t in self.beat_types],
+        )
 
 
 def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> MeasuredRecord:
@@ -227,6 +253,14 @@ def analyze(
         record = record.head(max_seconds)
     m = measure_record(record, notch_hz=notch_hz)
     decision = get_classifier().predict(m.features(), model)
+    statements, _ = m.statements()
+    label, verdict_source, statements, interpretation = reconcile(
+        decision.probability_abnormal,
+        decision.threshold,
+        decision.contributions,
+        statements,
+        m.measurements,
+    )
     d = m.delineation
     reasons = decision.contributions + range_reasons(m.measurements)
     return Analysis(
@@ -244,7 +278,7 @@ def analyze(
             },
         },
         quality=[f.to_dict() for f in m.quality],
-        classification=decision.classification,
+        classification=label,
         probability_abnormal=round(decision.probability_abnormal, 4),
         model=decision.model,
         delineator=d.model,
@@ -252,6 +286,8 @@ def analyze(
         analysed_seconds=round(record.duration, 6),
         median_beats=m.median,
         pacing=m.pacing.to_dict(),
+        statements=statements,
+        interpretation={**interpretation, "verdict_source": verdict_source},
     )
 
 

@@ -67,7 +67,7 @@ def _quality_flags(record) -> list[dict]:
     type=click.Path(file_okay=False, exists=True),
     help="Data set folder (LUDB: with data/ and ludb.csv; MIMIC-IV-ECG: with "
     "record_list.csv and machine_measurements.csv; PTB-XL: with "
-    "ptbxl_database.csv; challenge: a tree of PhysioNet Challenge .hea/.mat).",
+    "ptbxl_database.csv or labels.csv; challenge: a tree of PhysioNet Challenge .hea/.mat).",
 )
 @click.option(
     "--master",
@@ -473,7 +473,22 @@ def _analyze_one(
     show_default=True,
     help="Operating point: minimum sensitivity for abnormal.",
 )
-def train_classifier(masters, out, work, folds, repeats, seed, sensitivity) -> None:
+@click.option(
+    "--validation-fold",
+    type=int,
+    default=None,
+    help="PTB-XL strat_fold that chooses the threshold (9: PTB-XL's validation fold); "
+    "it and the folds above it are left out of training.",
+)
+@click.option(
+    "--holdout-source",
+    "holdout",
+    multiple=True,
+    help="Source(s) (e.g. challenge) left out of training and threshold choice, only predicted.",
+)
+def train_classifier(
+    masters, out, work, folds, repeats, seed, sensitivity, validation_fold, holdout
+) -> None:
     """Train XGBoost and RandomForest on the measurements, with grouped repeated CV."""
     import logging
 
@@ -481,7 +496,15 @@ def train_classifier(masters, out, work, folds, repeats, seed, sensitivity) -> N
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     spec = train(
-        [Path(m) for m in masters], Path(out), Path(work), folds, repeats, seed, sensitivity
+        [Path(m) for m in masters],
+        Path(out),
+        Path(work),
+        folds,
+        repeats,
+        seed,
+        sensitivity,
+        validation_fold,
+        tuple(holdout),
     )
     for name, m in spec["models"].items():
         click.echo(
@@ -597,6 +620,75 @@ def export(path, fhir, dicom, csv_out, json_out, patient_name, notch) -> None:
         text = json.dumps(json_safe(csv_export.measurements_json(analysis)), indent=2)
         Path(json_out).write_text(text)
         click.echo(f"wrote {json_out}")
+
+
+_DATA_OPT = click.option(
+    "--data",
+    default="../shared/data",
+    show_default=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Folder holding ptbxl/, cinc-challenge-samples/, ludb/, ptb-diagnostic-long/.",
+)
+_CACHE_OPT = click.option(
+    "--cache",
+    default="hearteye-data/interp-cache",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Per-record measurement cache (filled on first use).",
+)
+_STATEMENTS_OPT = click.option(
+    "--models",
+    default="src/hearteye/models/statements",
+    show_default=True,
+    type=click.Path(file_okay=False),
+)
+
+
+@main.command("train-statements")
+@_DATA_OPT
+@_CACHE_OPT
+@_STATEMENTS_OPT
+def train_statements(data, cache, models) -> None:
+    """Per-statement models on PTB-XL folds 1-8; rule or model chosen per statement on fold 9."""
+    import logging
+
+    from hearteye.train import corpus
+    from hearteye.train.statements import train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    done, failed = corpus.extract(corpus.build_table(Path(data)), Path(cache))
+    click.echo(f"measured {done} new records ({failed} failed)")
+    spec = train(Path(data), Path(cache), Path(models))
+    chosen = sorted(c for c, m in spec["methods"].items() if m == "model")
+    click.echo(f"learned models shipped for: {', '.join(chosen) or 'none'}")
+
+
+@main.command("evaluate-statements")
+@_DATA_OPT
+@_CACHE_OPT
+@_STATEMENTS_OPT
+@click.option(
+    "--card",
+    default="src/hearteye/models/MODEL_CARD.md",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Model card whose statement table to update.",
+)
+def evaluate_statements(data, cache, models, card) -> None:
+    """Se, Sp, PPV, F1 (bootstrap 95% CI) per statement and source; writes the model card."""
+    import json
+
+    from hearteye.train import corpus
+    from hearteye.train.model_card import replace_section
+    from hearteye.train.statements import evaluate, markdown
+
+    corpus.extract(corpus.build_table(Path(data)), Path(cache))
+    report = evaluate(Path(data), Path(cache), Path(models))
+    Path(models).mkdir(parents=True, exist_ok=True)
+    (Path(models) / "evaluation.json").write_text(json.dumps(report, indent=2, default=float))
+    table = markdown(report)
+    replace_section(Path(card), "statement-metrics", table)
+    click.echo(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

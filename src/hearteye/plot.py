@@ -1,5 +1,6 @@
 """The ECG as a clinician reads it: leads on standard paper, delineation overlaid, key
-measurements printed. `render_png(analysis)` returns PNG bytes.
+measurements, the overall interpretation line and the first statements printed.
+`render_png(analysis)` returns PNG bytes.
 
 Paper: 25 mm/s and 10 mm/mV, 1 mm minor and 5 mm major grid, a 1 mV calibration pulse at
 the start of every row. Twelve standard leads are laid out the usual way (rows I/aVR/V1/V4,
@@ -54,6 +55,7 @@ _KEY = (
     ("p_duration", "P", "{:.0f} ms"),
 )
 _AXES = (("p_axis", "P"), ("qrs_axis", "QRS"), ("t_axis", "T"))
+TOP_STATEMENTS = 4  # statements printed in the header, in catalogue order
 
 
 def render_png(analysis: Analysis, *, patient: dict | None = None, dpi: int = 110) -> bytes:
@@ -389,10 +391,11 @@ def _header(draw, analysis: Analysis, patient: dict | None, page: _Page, dpi: in
     draw.text((left, y), "   ".join(ident) or "ECG", font=big, fill="#111111")
     cls = str(analysis.classification).capitalize()
     prob = float(analysis.probability_abnormal)
-    conf = prob if cls == "Abnormal" else 1 - prob
+    # An abnormal statement makes the verdict abnormal whatever the model's probability
+    # (hearteye.interpret.verdict), so the probability is printed as what it is.
     draw.text(
         (right, y),
-        f"{cls}  ({conf:.0%})",
+        f"{cls}  (P(abnormal) {prob:.0%})",
         font=big,
         anchor="ra",
         fill="#b00020" if cls == "Abnormal" else "#1b7f3b",
@@ -415,12 +418,23 @@ def _header(draw, analysis: Analysis, patient: dict | None, page: _Page, dpi: in
         f"{analysis.fs:g} Hz · delineation {analysis.delineator} · classifier {analysis.model}"
     )[:120]
     draw.text((right, y + 3.2 * line), models, font=small, anchor="ra", fill="#555555")
+    interp = analysis.interpretation or {}
+    statements = [s for s in (analysis.statements or []) if s.get("category") != "technical"]
+    said = "; ".join(s["text"] for s in statements[:TOP_STATEMENTS])
+    summary = []
+    if interp.get("overall"):
+        alerts = [a["text"] for a in interp.get("alerts", [])]
+        summary.append(interp["overall"] + (f" — ALERT: {', '.join(alerts)}" if alerts else ""))
+    if said:
+        summary.append(said)
     if flagged:
+        summary.append("Out of range: " + ", ".join(flagged))
+    if summary:
         draw.text(
             (left, y + 2.3 * line),
-            "Out of range: " + ", ".join(flagged),
-            font=small,
-            fill="#b00020",
+            _fit(draw, "   ·   ".join(summary), bold_small, right - left - 40 * px),
+            font=bold_small,
+            fill="#b00020" if interp.get("severity") in ("abnormal", "critical") else "#111111",
         )
     reasons = [str(r.get("text") or r.get("feature")) for r in (analysis.reasons or [])[:3]]
     notes = [

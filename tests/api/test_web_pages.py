@@ -235,26 +235,27 @@ def test_history_search_filter_sort_and_pages(client, monkeypatch):
     from hearteye.api.web import views
 
     token = _sign_in(client)
-    _upload(client, token, name="Zoe Abnormal", record="1")
+    # Verdicts of the shipped models: LUDB 24 (LBBB) abnormal, 119 and 1 normal.
+    _upload(client, token, name="Zoe Abnormal", record="24")
     _upload(client, token, name="Adam Normal", record="119")
-    _upload(client, token, name="Mia Abnormal", record="24")
+    _upload(client, token, name="Mia Normal", record="1")
 
     def names(query: str) -> list[str]:
         html = client.get("/records" + query).get_data(as_text=True)
         return re.findall(r'<th scope="row"><a href="/records/[^"]+">([^<]+)</a>', html)
 
-    assert names("") == ["Mia Abnormal", "Adam Normal", "Zoe Abnormal"]  # newest first
-    assert names("?sort=oldest") == ["Zoe Abnormal", "Adam Normal", "Mia Abnormal"]
-    assert names("?sort=patient") == ["Adam Normal", "Mia Abnormal", "Zoe Abnormal"]
-    assert names("?verdict=Normal") == ["Adam Normal"]
-    assert names("?verdict=Abnormal&sort=patient") == ["Mia Abnormal", "Zoe Abnormal"]
-    assert names("?q=mia") == ["Mia Abnormal"]
+    assert names("") == ["Mia Normal", "Adam Normal", "Zoe Abnormal"]  # newest first
+    assert names("?sort=oldest") == ["Zoe Abnormal", "Adam Normal", "Mia Normal"]
+    assert names("?sort=patient") == ["Adam Normal", "Mia Normal", "Zoe Abnormal"]
+    assert names("?verdict=Normal") == ["Mia Normal", "Adam Normal"]
+    assert names("?verdict=Abnormal&sort=patient") == ["Zoe Abnormal"]
+    assert names("?q=mia") == ["Mia Normal"]
     assert names("?q=%25") == []  # a typed % matches itself, not everything
     monkeypatch.setattr(views, "PER_PAGE", 2)
     assert names("?sort=patient&page=2") == ["Zoe Abnormal"]
     html = client.get("/records?sort=patient").get_data(as_text=True)
     assert "Page 1 of 2" in html and "page=2" in html
-    assert names("?page=abc") == ["Mia Abnormal", "Adam Normal"]  # a bad page is page 1
+    assert names("?page=abc") == ["Mia Normal", "Adam Normal"]  # a bad page is page 1
 
 
 def test_signup_validates_and_refuses_taken_names(client):
@@ -311,8 +312,9 @@ def test_templates_and_static_files_are_package_data():
 
 
 def test_statements_and_device_measurements_render_when_the_summary_has_them(client):
-    """The places left for the interpretation and the device's measurements fill in from the
-    summary's keys, escaped, each statement coloured by its severity."""
+    """The interpretation and the device's measurements render from the summary's keys,
+    escaped, each statement coloured by its severity: first the analysis's own statements,
+    then a summary edited to hold hostile text and the device's figures."""
     from sqlalchemy import select
 
     from hearteye.api import db
@@ -321,7 +323,9 @@ def test_statements_and_device_measurements_render_when_the_summary_has_them(cli
     token = _sign_in(client)
     file_id = _upload(client, token)
     page = client.get(f"/records/{file_id}").get_data(as_text=True)
-    assert "does not produce them yet" in page and "not read from this format yet" in page
+    # LUDB 1: the analysis's own statements; a WFDB upload carries no device measurements.
+    assert "Sinus bradycardia" in page and "Borderline ECG" in page
+    assert "not read from this format yet" in page
     with client.application.app_context():
         s = db.session()
         ecg = s.execute(select(Ecg).where(Ecg.file_id == file_id)).scalar_one()

@@ -10,7 +10,8 @@ Layout: any folder tree of ``*.hea`` files whose comments hold ``#Age:``, ``#Sex
 * **Patient**: the Challenge files carry no patient ids. A record is its own patient, except
   in the PTB Diagnostic copy (``S`` records), whose consecutive records come from a handful of
   patients: there, records with the same age and sex are grouped as one patient (the only
-  grouping the headers allow; it can merge two patients, never split one).
+  grouping the headers allow; it can merge two patients, never split one), and their
+  ``source`` is ``ptb``, so a split by source can tell PTB's patients from the Challenge's.
 * **Masks**: none (no wave boundaries), so ``mask_source`` is ``none``.
 * **Mains**: 50 Hz for the European and Chinese sources (CPSC, PTB, PTB-XL, Chapman,
   Ningbo), 60 Hz for Georgia (``E`` records, USA).
@@ -67,7 +68,7 @@ def build_master(root: Path) -> pd.DataFrame:
                 "record": rec,
                 "patient": patient,
                 "label": dx_label(meta["dx"]),
-                "source": "challenge",
+                "source": "ptb" if patient.startswith("challenge-ptb-") else "challenge",
                 "path": str(hea.with_suffix("").resolve()),
                 "mask_source": "none",
                 "mains_hz": 60 if rec.startswith("E") else 50,

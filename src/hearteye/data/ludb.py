@@ -43,7 +43,7 @@ def is_normal(rhythm: str, axis: str, findings: list[str]) -> bool:
     )
 
 
-def _labels_from_csv(csv: Path) -> dict[str, str]:
+def labels_from_csv(csv: Path) -> dict[str, str]:
     table = pd.read_csv(csv)
     findings = [c for c in table.columns if c not in _NOT_FINDINGS]
     out = {}
@@ -78,7 +78,7 @@ def build_master(root: Path) -> pd.DataFrame:
     if not headers:
         raise HeartEyeError(f"no LUDB records (*.hea) under {data}")
     csv = next((p for p in (root / "ludb.csv", data / "ludb.csv") if p.is_file()), None)
-    labels = _labels_from_csv(csv) if csv else {}
+    labels = labels_from_csv(csv) if csv else {}
     rows = []
     for hea in headers:
         rec = hea.stem

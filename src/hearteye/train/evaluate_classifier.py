@@ -6,6 +6,12 @@ For each model (XGBoost, RandomForest, and the rule baseline): ROC AUC with a 95
 from a patient-level bootstrap (patients, not rows, are resampled: rows of one patient are
 not independent), and at the shipped operating point: sensitivity, specificity, Brier score
 and the confusion matrix. Writes ``evaluation.json`` and the model card's classifier table.
+
+When the predictions carry a ``split`` column (training with a validation fold), each split is
+reported on its own: ``cv`` (out-of-fold on the training rows), ``validation`` (the fold that
+chose the threshold) and ``holdout`` (sources that neither trained nor chose anything), and the
+shipped verdict (``p >= threshold`` or an abnormal statement, `hearteye.interpret.verdict`) is
+reported beside the model's bare operating point.
 """
 
 from __future__ import annotations
@@ -51,6 +57,36 @@ def operating_point(y: np.ndarray, predicted: np.ndarray) -> dict:
     }
 
 
+SPLIT_NAMES = {
+    "cv": "training rows, out-of-fold",
+    "validation": "validation (chose the threshold)",
+    "holdout": "held-out sources (chose nothing)",
+}
+
+
+def evaluate_splits(predictions: pd.DataFrame, spec: dict) -> dict:
+    """`evaluate` per split, plus the shipped verdict's operating point."""
+    if "split" not in predictions or set(predictions["split"]) == {"cv"}:
+        return evaluate(predictions, spec)
+    report = {"default": spec["default"], "splits": {}}
+    for split in ("cv", "validation", "holdout"):
+        part = predictions[predictions["split"] == split]
+        if part.empty or part["label"].nunique() < 2:
+            continue
+        rep = evaluate(part.reset_index(drop=True), spec)
+        rep["sources"] = part["source"].value_counts().to_dict()
+        report["splits"][split] = rep
+        if part["statement_abnormal"].isna().all():
+            continue  # statements are computed for the validation and held-out rows only
+        forced = part["statement_abnormal"].astype(bool).to_numpy()
+        y = (part["label"] == "abnormal").to_numpy(int)
+        for name, model in spec["models"].items():
+            p = part[f"{name}_p"].to_numpy(float)
+            verdict = ((p >= model["threshold"]) | forced).astype(int)
+            rep["models"][name]["verdict"] = operating_point(y, verdict)
+    return report
+
+
 def evaluate(predictions: pd.DataFrame, spec: dict) -> dict:
     from sklearn.metrics import brier_score_loss, roc_auc_score
 
@@ -90,8 +126,33 @@ def evaluate(predictions: pd.DataFrame, spec: dict) -> dict:
 
 
 def markdown_table(report: dict) -> str:
+    if "splits" not in report:
+        return _table(report)
+    parts = []
+    for split, rep in report["splits"].items():
+        sources = ", ".join(f"{k} {v}" for k, v in rep["sources"].items())
+        parts.append(f"**{SPLIT_NAMES[split]}** ({sources})\n\n" + _table(rep))
+        rows = [
+            f"| {name} | {m['verdict']['sensitivity']:.3f} | {m['verdict']['specificity']:.3f} | "
+            + " / ".join(str(m["verdict"]["confusion"][k]) for k in ("tp", "fn", "tn", "fp"))
+            + " |"
+            for name, m in rep["models"].items()
+            if "verdict" in m
+        ]
+        if not rows:
+            continue
+        parts.append(
+            "Shipped verdict (abnormal when p >= threshold or an abnormal/critical statement):"
+            "\n\n| model | sensitivity | specificity | TP / FN / TN / FP |\n|---|---|---|---|\n"
+            + "\n".join(rows)
+            + "\n"
+        )
+    return "\n".join(parts)
+
+
+def _table(report: dict) -> str:
     lines = [
-        f"Out-of-fold predictions, {report['records']} records ({report['abnormal']} abnormal, "
+        f"{report['records']} records ({report['abnormal']} abnormal, "
         f"{report['normal']} normal), {report['patients']} patients; AUC interval: "
         f"patient-level bootstrap, {BOOTSTRAP} resamples. Default model: "
         f"**{report['default']}**.",
@@ -127,6 +188,6 @@ def run(work: Path, models: Path) -> dict:
         float_precision="round_trip",
     )
     spec = json.loads((models / "classifier.json").read_text())
-    report = evaluate(predictions, spec)
+    report = evaluate_splits(predictions, spec)
     (models / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -34,6 +34,7 @@ from hearteye.classify import FORMAT_VERSION, platt
 from hearteye.data.master import read_master
 from hearteye.errors import HeartEyeError
 from hearteye.features import FINDING_MEASUREMENTS, feature_names
+from hearteye.interpret.verdict import forcing_statements
 from hearteye.version import __version__
 
 log = logging.getLogger("hearteye.train_classifier")
@@ -49,7 +50,9 @@ XGB_PARAMS = dict(
     eval_metric="logloss",
     tree_method="hist",
 )
-RF_PARAMS = dict(n_estimators=300, min_samples_leaf=2, max_features="sqrt", class_weight="balanced")
+# Leaves of >= 5 records: smoother probabilities across sources, and an ONNX file of ~1 MB
+# rather than 3 MB on 2,000 training records.
+RF_PARAMS = dict(n_estimators=200, min_samples_leaf=5, max_features="sqrt", class_weight="balanced")
 
 
 # --- 1. features ------------------------------------------------------------------------------
@@ -72,7 +75,7 @@ def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFr
         if (row.source, row.record) in known:
             continue
         try:
-            record = read_record(f"{row.path}.hea")
+            record = with_master_meta(read_record(f"{row.path}.hea"), row)
             m = measure_record(record, notch_hz=float(getattr(row, "mains_hz", 50) or 50))
         except (HeartEyeError, OSError, ValueError) as exc:
             failed.append((row.record, str(exc)))
@@ -87,6 +90,7 @@ def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFr
                 "label": row.label,
                 **dict(zip(names, m.features(), strict=True)),
                 "rule_score": sum(glob[k].flag is not None for k in FINDING_MEASUREMENTS),
+                **{c: getattr(row, c) for c in ("fold", "ecg", "fs") if hasattr(row, c)},
             }
         )
     table = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
@@ -98,6 +102,40 @@ def build_features(master: pd.DataFrame, cache: Path | None = None) -> pd.DataFr
     keys = set(zip(master["source"], master["record"], strict=True))
     table = table[[k in keys for k in zip(table["source"], table["record"], strict=True)]]
     return table.reset_index(drop=True)
+
+
+def statement_abnormal(master: pd.DataFrame, table: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """For ``rows`` of ``table``: does the shipped interpretation make an abnormal or critical
+    statement (which forces the verdict to abnormal, `hearteye.interpret.verdict`)? Computed
+    here, not cached with the features, so it always reflects the statement models in use."""
+    from hearteye.analyze import measure_record
+    from hearteye.io import read_record
+
+    by_key = master.set_index(["source", "record"])
+    out = np.zeros(len(table), bool)
+    for i in np.flatnonzero(rows):
+        row = by_key.loc[(table["source"].iat[i], table["record"].iat[i])]
+        row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+        record = with_master_meta(read_record(f"{row['path']}.hea"), row)
+        m = measure_record(record, notch_hz=float(row.get("mains_hz", 50) or 50))
+        statements, _ = m.statements()
+        out[i] = bool(forcing_statements(statements))
+    return out
+
+
+def with_master_meta(record, row):
+    """The record with the master's age and sex where its header has none (PTB-XL's headers
+    carry neither; its database does)."""
+    from dataclasses import replace
+
+    get = row.get if isinstance(row, pd.Series) else lambda k, d=None: getattr(row, k, d)
+    age, sex = get("age", None), get("sex", None)
+    meta = record.meta
+    if meta.age is None and age is not None and not pd.isna(age):
+        meta = replace(meta, age=float(age))
+    if meta.sex is None and sex in ("M", "F"):
+        meta = replace(meta, sex=sex)
+    return replace(record, meta=meta) if meta is not record.meta else record
 
 
 # --- 2-3. models ------------------------------------------------------------------------------
@@ -187,6 +225,59 @@ def export_forest(model, n_features: int, path: Path) -> None:
     path.write_bytes(onx.SerializeToString())
 
 
+def threshold_for_verdict(p: np.ndarray, y: np.ndarray, forced: np.ndarray, target: float) -> float:
+    """Highest threshold t whose verdict ``p >= t or forced`` (an abnormal statement forces
+    abnormal) has sensitivity >= ``target``: only positives no statement caught need the model."""
+    positives = int(y.sum())
+    if positives == 0:
+        raise HeartEyeError("no abnormal records to set a threshold on")
+    allowed = int(np.floor((1.0 - target) * positives + 1e-9))  # positives we may miss
+    free = np.sort(p[(y == 1) & ~forced])
+    if allowed >= free.size:
+        return 1.0
+    return float(free[allowed])
+
+
+def drop_duplicate_ecgs(table: pd.DataFrame) -> pd.DataFrame:
+    """Challenge ``HRnnnnn`` records that are PTB-XL ECG nnnnn already in the table: one ECG
+    must not sit in two splits."""
+    if "ecg" not in table:
+        return table
+    ecgs = pd.to_numeric(table.loc[table["source"] == "ptbxl", "ecg"], errors="coerce")
+    ptbxl = {str(int(e)) for e in ecgs.dropna()}
+    hr = np.array(
+        [
+            r.startswith("HR") and r[2:].isdigit() and str(int(r[2:])) in ptbxl
+            for r in table["record"]
+        ]
+    )
+    dup = (table["source"] == "challenge").to_numpy() & hr
+    return table[~dup].reset_index(drop=True)
+
+
+def split_rows(
+    table: pd.DataFrame, validation_fold: int | None, holdout: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, validation, held-out) row masks. Validation: PTB-XL ``fold == validation_fold``,
+    one copy per ECG (500 Hz where both rates are held); PTB-XL folds above it (the test fold)
+    are left out; held-out: the ``holdout`` sources, which neither train nor choose."""
+    n = len(table)
+    ho = table["source"].isin(holdout).to_numpy()
+    if validation_fold is None or "fold" not in table:
+        return ~ho, np.zeros(n, bool), ho
+    fold = pd.to_numeric(table["fold"], errors="coerce").to_numpy()
+    ptbxl = (table["source"] == "ptbxl").to_numpy()
+    in_val = ptbxl & (fold == validation_fold)
+    later = ptbxl & (fold > validation_fold)
+    va = in_val.copy()
+    if "ecg" in table and "fs" in table:
+        order = table.assign(_r=np.arange(n), _o=(table["fs"] != 500.0).astype(int))
+        first = order[in_val].sort_values(["ecg", "_o"]).drop_duplicates("ecg")["_r"]
+        va = np.zeros(n, bool)
+        va[first.to_numpy()] = True
+    return ~(in_val | later | ho), va, ho & ~in_val
+
+
 def train(
     masters: list[Path],
     out: Path,
@@ -195,51 +286,85 @@ def train(
     repeats: int = 5,
     seed: int = 0,
     sensitivity: float = 0.95,
+    validation_fold: int | None = None,
+    holdout: tuple[str, ...] = (),
 ) -> dict:
+    """Train on the training rows; with ``validation_fold``, the threshold is chosen on PTB-XL's
+    fold (the combined verdict's sensitivity, `threshold_for_verdict`), else on the
+    out-of-fold predictions; ``holdout`` sources are only predicted."""
     from sklearn.metrics import roc_auc_score
 
     t0 = time.time()
     master = pd.concat([read_master(m) for m in masters], ignore_index=True)
-    table = build_features(master, work / "features.csv")
+    table = drop_duplicate_ecgs(build_features(master, work / "features.csv"))
     names = feature_names()
-    x = table[names].to_numpy(np.float64)
-    y = (table["label"] == "abnormal").to_numpy(np.int64)
-    groups = table["patient"].astype(str).to_numpy()
+    tr, va, ho = split_rows(table, validation_fold, holdout)
+    x_all = table[names].to_numpy(np.float64)
+    y_all = (table["label"] == "abnormal").to_numpy(np.int64)
+    forced_all = statement_abnormal(master, table, va | ho)
+    x, y = x_all[tr], y_all[tr]
+    groups = table["patient"].astype(str).to_numpy()[tr]
     log.info(
-        "%d records (%d abnormal, %d normal), %d patients",
+        "train %d records (%d abnormal, %d normal), %d patients; validation %d; held out %d",
         len(y),
         y.sum(),
         (1 - y).sum(),
         len(set(groups)),
+        va.sum(),
+        ho.sum(),
     )
 
     oof = cross_validate(x, y, groups, folds, repeats, seed)
-    spec_models, predictions = {}, table[["record", "patient", "source", "label"]].copy()
-    predictions["rule_score"] = table["rule_score"]
+    finals = {name: fit(x, y, seed) for name, fit in FITTERS.items()}
+    cols = ["record", "patient", "source", "label", "rule_score"]
+    predictions = table.loc[tr, cols].copy()
+    predictions["split"] = "cv"
+    predictions["statement_abnormal"] = np.nan  # not computed for the training rows
+    later = {
+        k: table.loc[m, cols].assign(split=k, statement_abnormal=forced_all[m])
+        for k, m in (("validation", va), ("holdout", ho))
+        if m.any()
+    }
+    spec_models = {}
     for name, raw in oof.items():
         a, b = fit_platt(raw.ravel(), np.tile(y, repeats))
         calibrated = platt(raw, a, b)
         mean_p = calibrated.mean(axis=0)
-        threshold = threshold_for_sensitivity(mean_p, y, sensitivity)
         aucs = [roc_auc_score(y, calibrated[r]) for r in range(repeats)]
         predictions[f"{name}_p"] = mean_p
+        for k, frame in later.items():
+            m = va if k == "validation" else ho
+            frame[f"{name}_p"] = platt(predict_raw(finals[name], x_all[m]), a, b)
+        if va.any():
+            threshold = threshold_for_verdict(
+                later["validation"][f"{name}_p"].to_numpy(), y_all[va], forced_all[va], sensitivity
+            )
+            chosen_on = f"PTB-XL fold {validation_fold}"
+        else:
+            threshold = threshold_for_sensitivity(mean_p, y, sensitivity)
+            chosen_on = "out-of-fold predictions"
         spec_models[name] = {
             "calibration": {"method": "platt", "a": a, "b": b},
             "threshold": threshold,
+            "threshold_chosen_on": chosen_on,
             "cv_auc_mean": float(np.mean(aucs)),
             "cv_auc_sd": float(np.std(aucs)),
         }
-    rule_aucs = roc_auc_score(y, table["rule_score"])
-    default = max(spec_models, key=lambda k: spec_models[k]["cv_auc_mean"])
+        if va.any():
+            spec_models[name]["validation_auc"] = float(
+                roc_auc_score(y_all[va], later["validation"][f"{name}_p"])
+            )
+    rule_aucs = roc_auc_score(y, table.loc[tr, "rule_score"])
+    key = "validation_auc" if va.any() else "cv_auc_mean"
+    default = max(spec_models, key=lambda k: spec_models[k][key])
 
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    xgb_model = fit_xgboost(x, y, seed)
-    booster = xgb_model.get_booster()
+    booster = finals["xgboost"].get_booster()
     booster.feature_names = names  # serving checks the feature order against these
     booster.save_model(str(out / "xgboost.json"))
     spec_models["xgboost"]["file"] = "xgboost.json"
-    forest = fit_forest(x, y, seed)
+    forest = finals["random_forest"]
     export_forest(forest, len(names), out / "random_forest.onnx")
     spec_models["random_forest"]["file"] = "random_forest.onnx"
     spec_models["random_forest"]["impute_medians"] = [float(v) for v in forest.impute_medians_]
@@ -256,17 +381,24 @@ def train(
             "abnormal": int(y.sum()),
             "normal": int((1 - y).sum()),
             "patients": int(len(set(groups))),
+            "validation_fold": validation_fold,
+            "validation_records": int(va.sum()),
+            "holdout_sources": list(holdout),
+            "holdout_records": int(ho.sum()),
             "folds": folds,
             "repeats": repeats,
             "seed": seed,
             "target_sensitivity": sensitivity,
+            "verdict_rule": "abnormal when p >= threshold or an abnormal/critical statement",
             "rule_baseline_auc": float(rule_aucs),
-            "sources": table["source"].value_counts().to_dict(),
+            "sources": table.loc[tr, "source"].value_counts().to_dict(),
             "xgboost_params": XGB_PARAMS,
             "forest_params": RF_PARAMS,
             "seconds": round(time.time() - t0, 1),
         },
     }
     (out / "classifier.json").write_text(json.dumps(spec, indent=2) + "\n")
-    predictions.to_csv(work / "cv_predictions.csv", index=False)
+    pd.concat([predictions, *later.values()], ignore_index=True).to_csv(
+        work / "cv_predictions.csv", index=False
+    )
     return spec
