@@ -222,6 +222,8 @@ def upload():
         age=form.get("age"),
         gender=form.get("gender"),
         notes=form.get("notes"),
+        mrn=form.get("mrn"),
+        birth_date=form.get("birth_date"),
     )
     files = [(f.filename or "", f.read()) for f in form["file"]]
     ecg, _summary = service.create_ecg(g.user, patient, files)
