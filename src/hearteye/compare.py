@@ -13,10 +13,11 @@ replaced <old>". A summary without ``statements`` (an analysis made before state
 existed) compares measurements only, and says so (``statements_compared`` false).
 
 Measurements are reported when they changed by at least the threshold (`Thresholds`) and
-neither value is missing or marked unreliable. The text follows the serial-comparison style
-of the GE 12SL and Philips DXL programs: "When compared with ECG of 02-Nov-2026 14:05, atrial
-fibrillation has replaced sinus rhythm; QRS duration has increased by 32 ms (96 -> 128 ms)",
-and "No significant change was found" otherwise.
+neither value is missing, marked unreliable or outside physiological limits (`PLAUSIBLE`).
+The text follows the serial-comparison style of the GE 12SL and Philips DXL programs:
+"When compared with ECG of 02-Nov-2026 14:05, atrial fibrillation has replaced sinus rhythm;
+QRS duration has increased by 32 ms (96 -> 128 ms)", and "no significant change was found"
+otherwise.
 
 Thresholds and their sources (GE and Philips do not publish their serial-comparison
 criteria as numbers, so these come from the literature on ECG change and its noise):
@@ -41,6 +42,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
+# Values outside these limits are measurement failures (a T end lost in flutter waves gives
+# QTc in the thousands), not changes: they are left out of the comparison, as missing.
+PLAUSIBLE = {
+    "heart_rate": (20.0, 350.0),
+    "pr_interval": (50.0, 600.0),
+    "qrs_duration": (40.0, 300.0),
+    "qtc_bazett": (200.0, 800.0),
+}
 
 # Global measurement -> (what it is called in the text, unit, kind)
 MEASURED = {
@@ -219,7 +229,8 @@ def _changes(before: dict, after: dict, thresholds: Thresholds) -> list[Change]:
     out = []
     for name, (label, unit, kind) in MEASURED.items():
         a, b = _value(before.get(name)), _value(after.get(name))
-        if a is None or b is None:
+        low, high = PLAUSIBLE.get(name, (-1e9, 1e9))
+        if a is None or b is None or not (low <= a <= high and low <= b <= high):
             continue
         delta = _axis_delta(a, b) if kind == "axis" else b - a
         limit = getattr(thresholds, name)

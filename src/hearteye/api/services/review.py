@@ -99,8 +99,8 @@ def _norm(text: str) -> str:
 
 def set_reading(user: User, file_id: str, statements: list[dict], overall: str) -> Ecg:
     """Replace the reading (cardiologists only); a confirmed record becomes unconfirmed."""
+    ecg = ecgs.find(user, file_id)  # another team's record: 404 before any role check
     teams.require(user, "confirm", "edit the interpretation")
-    ecg = ecgs.find(user, file_id)
     _apply(user, ecg, edited(ecg, statements, overall))
     db.session().commit()
     return ecg
@@ -123,8 +123,8 @@ def _apply(user: User, ecg: Ecg, new: Reading) -> None:
 
 def confirm(user: User, file_id: str, statements: list[dict] | None, overall: str | None) -> Ecg:
     """Confirm the record (cardiologists only), after applying an edit if one is sent."""
-    teams.require(user, "confirm", "confirm a record")
     ecg = ecgs.find(user, file_id)
+    teams.require(user, "confirm", "confirm a record")
     if statements is not None or overall is not None:
         cur = current_reading(ecg)
         _apply(
