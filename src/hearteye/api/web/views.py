@@ -287,6 +287,12 @@ def record(file_id: str):
         amplitude_rows=amplitude_rows,
         has_device="device_measurements" in summary,
         has_interpretation="statements" in summary or "interpretation" in summary,
+        machine=service.machine_reading(ecg),
+        reading=service.current_reading(ecg),
+        comparison=ecg.comparison,
+        trail=service.audit_trail(g.user, file_id),
+        may_confirm=g.user.may("confirm"),
+        may_delete=service.may_delete(g.user, ecg),
     )
 
 
@@ -332,3 +338,64 @@ def delete(file_id: str):
     service.delete(g.user, file_id)
     flash("The ECG was deleted.", "success")
     return redirect(url_for("web.history"))
+
+
+# ------------------------------------------------------------------ clinic workflow
+# Under /clinic/: /worklist and /patients are the JSON API's (bearer token) paths.
+
+
+@bp.get("/clinic/worklist")
+@signed_in
+def worklist():
+    page = max(1, min(_int(request.args.get("page"), 1), 1_000_000))
+    rows, total = service.worklist(g.user, page, PER_PAGE)
+    return render_template(
+        "worklist.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / PER_PAGE)),
+    )
+
+
+@bp.get("/clinic/patients")
+@signed_in
+def patients():
+    search = request.args.get("q", "").replace("\x00", "")[:200]
+    return render_template(
+        "patients.html", rows=service.patient_listing(g.user, search), search=search
+    )
+
+
+@bp.get("/clinic/patients/<int:patient_id>")
+@signed_in
+def patient(patient_id: int):
+    person, rows = service.patient_ecgs(g.user, patient_id)
+    return render_template("patient.html", patient=person, rows=rows)
+
+
+def _reading_form() -> tuple[list[dict], str] | None:
+    """The overread form: one statement per line, and the overall line; None if too long."""
+    lines = [" ".join(line.split()) for line in request.form.get("statements", "").splitlines()]
+    statements = [{"text": line} for line in lines if line]
+    overall = " ".join(request.form.get("overall", "").split())
+    if len(statements) > 50 or any(len(s["text"]) > 500 for s in statements):
+        return None
+    if len(overall) > 1000 or "\x00" in request.form.get("statements", "") + overall:
+        return None
+    return statements, overall
+
+
+@bp.post("/records/<file_id>/reading")
+@signed_in
+def reading(file_id: str):
+    parsed = _reading_form()
+    if parsed is None:
+        flash("At most 50 statements of 500 characters, and an overall line of 1000.", "error")
+    elif request.form.get("action") == "confirm":
+        service.confirm(g.user, file_id, *parsed)
+        flash("The reading is confirmed.", "success")
+    else:
+        service.set_reading(g.user, file_id, *parsed)
+        flash("The reading is saved (not confirmed).", "success")
+    return redirect(url_for("web.record", file_id=file_id) + "#reading")
