@@ -74,8 +74,11 @@ def get_or_create(s: Session, team_id: int, fields: PatientFields) -> Patient:
     return patient
 
 
+MAX_ID = 2**31 - 1  # an INTEGER key; a larger number (PostgreSQL refuses it) matches nothing
+
+
 def find(user: User, patient_id: int) -> Patient:
-    patient = db.session().get(Patient, patient_id)
+    patient = db.session().get(Patient, patient_id) if 0 < patient_id <= MAX_ID else None
     if patient is None or patient.team_id != user.team_id:
         raise NotFound(
             f"no patient with id {patient_id} in your team",

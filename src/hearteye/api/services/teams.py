@@ -145,7 +145,7 @@ def members(user: User) -> list[User]:
 def set_role(admin: User, user_id: int, role: str) -> User:
     require(admin, "manage_team", "change roles")
     s = db.session()
-    member = s.get(User, user_id)
+    member = s.get(User, user_id) if 0 < user_id <= 2**31 - 1 else None
     if member is None or member.team_id != admin.team_id:
         raise NotFound(
             f"no member with id {user_id} in your team",
