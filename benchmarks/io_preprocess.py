@@ -1,25 +1,35 @@
-"""Read + preprocess throughput over LUDB, side by side with plain `wfdb.rdrecord`.
+"""Read + preprocess throughput over LUDB, side by side with plain `wfdb.rdrecord`; and
+reading each cart export (XML, DICOM, SCP-ECG) beside reading the same signal as WFDB.
 
     python benchmarks/io_preprocess.py [--data ../shared/data/ludb/data] [--repeats 3]
+        [--formats ../shared/data/formats] [--formats-only]
 
 Prints records per second for: wfdb.rdrecord alone (the baseline), HeartEye's reader alone,
 and HeartEye's reader + the full default preprocessing chain; then the ratio of total time to
 read-only time (goal: <= 2, i.e. preprocessing costs no more than reading). Passes are
 interleaved and the best of ``--repeats`` is kept, so a noisy neighbour hurts both sides alike.
+
+The second table: each staged cart export read by `hearteye.io.read_record` (bytes to checked
+Record, device findings included), beside the same Record written as WFDB format 16 and read
+back by the same function, and by `wfdb.rdrecord` (goal: <= 2x the WFDB read).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import wfdb
 
-from hearteye.io import read_wfdb
+from hearteye.io import read_record, read_wfdb
 from hearteye.signal import preprocess
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ludb" / "data"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_DATA = SHARED / "ludb" / "data"
+DEFAULT_FORMATS = SHARED / "formats"
 
 
 def timed(fn, paths) -> float:
@@ -29,11 +39,77 @@ def timed(fn, paths) -> float:
     return time.perf_counter() - start
 
 
+def best_ms(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
+
+
+def as_wfdb(record, folder: Path) -> Path:
+    """The record's signal written as WFDB format 16 (uV resolution), its header's path."""
+    signal = np.nan_to_num(record.signal.T.astype(np.float64))
+    wfdb.wrsamp(
+        "same",
+        fs=record.fs,
+        units=["mV"] * record.n_leads,
+        sig_name=list(record.leads),
+        p_signal=signal,
+        fmt=["16"] * record.n_leads,
+        adc_gain=[1000.0] * record.n_leads,
+        baseline=[0] * record.n_leads,
+        write_dir=str(folder),
+    )
+    return folder / "same.hea"
+
+
+def cart_formats(root: Path, repeats: int) -> None:
+    files = sorted(p for p in root.glob("*/*") if p.suffix.lower() not in (".md", ""))
+    print(f"\nCart exports vs the same signal as WFDB (read_record, best of {repeats})")
+    print(
+        f"{'file':36s} {'format':12s} {'leads x n':>10s} {'ms':>7s} {'WFDB ms':>8s} {'x':>6s}"
+        f" {'rdrecord ms':>12s} {'x':>6s}"
+    )
+    worst = {}
+    for path in files:
+        try:
+            record = read_record(path)
+        except Exception as err:  # the non-compliant SCP file: listed, not timed
+            print(f"{path.name[:36]:36s} refused: {getattr(err, 'code', err)}")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            hea = as_wfdb(record, Path(tmp))
+            for _ in range(2):  # warm both paths (imports, caches)
+                read_record(path), read_record(hea)
+            ms = best_ms(lambda p=path: read_record(p), repeats)
+            base = best_ms(lambda h=hea: read_record(h), repeats)
+            base_name = str(hea.with_suffix(""))
+            raw = best_ms(lambda b=base_name: wfdb.rdrecord(b), repeats)
+        fmt = record.meta.format
+        worst[fmt] = max(worst.get(fmt, 0.0), ms / base)
+        shape = f"{record.n_leads}x{record.n_samples}"
+        print(
+            f"{path.name[:36]:36s} {fmt:12s} {shape:>10s} {ms:7.2f} {base:8.2f} {ms / base:6.2f}"
+            f" {raw:12.2f} {ms / raw:6.2f}"
+        )
+    for fmt, ratio in worst.items():
+        print(
+            f"{fmt:12s} worst {ratio:5.2f}x WFDB (goal <= 2: {'met' if ratio <= 2 else 'NOT met'})"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--formats", type=Path, default=DEFAULT_FORMATS)
+    ap.add_argument("--formats-only", action="store_true", help="only the cart-export table")
     args = ap.parse_args()
+    if args.formats_only:
+        cart_formats(args.formats, max(args.repeats, 5))
+        return
     headers = sorted(args.data.glob("*.hea"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
     if not headers:
         raise SystemExit(f"no .hea files under {args.data}")
@@ -58,6 +134,8 @@ def main() -> None:
     ratio = best["hearteye read + preprocess"] / base
     verdict = "met" if ratio <= 2.0 else "NOT met"
     print(f"ratio total / read-only = {ratio:.2f} (goal <= 2.00: {verdict})")
+    if args.formats.is_dir():
+        cart_formats(args.formats, max(args.repeats, 5))
 
 
 if __name__ == "__main__":

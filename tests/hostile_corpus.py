@@ -29,6 +29,7 @@ from hearteye.errors import (
     UploadTooLargeError,
 )
 from hearteye.io.upload import UploadLimits
+from hostile_carts import cart_cases
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MiB = 1 << 20
@@ -487,6 +488,7 @@ def build_cases(include_oversized: bool = True) -> list[HostileCase]:
             "no .hea or .edf",
         ),
     ]
+    cases.extend(cart_cases(HostileCase))
     if include_oversized:
         cases.append(
             HostileCase(

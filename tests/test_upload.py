@@ -12,7 +12,7 @@ import pytest
 import wfdb
 
 from hearteye.errors import UploadTooLargeError
-from hearteye.io import parse_upload, read_edf, read_record, read_upload, read_wfdb
+from hearteye.io import parse_upload, read_edf, read_record, read_wfdb
 from hearteye.io.upload import UploadLimits
 from hostile_corpus import FIXTURES, make_zip
 
@@ -58,7 +58,7 @@ def test_streams_and_a_single_pair_are_accepted(ludb1):
 
 def test_zip_with_edf_and_challenge_mat():
     edf = (FIXTURES / "edf" / "ludb_024.edf").read_bytes()
-    rec = read_upload([("a.zip", make_zip([("ludb_024.edf", edf)]))])
+    rec = parse_upload([("a.zip", make_zip([("ludb_024.edf", edf)]))])
     _same(rec, read_edf(FIXTURES / "edf" / "ludb_024.edf"))
     cinc = [(n, (FIXTURES / "cinc" / n).read_bytes()) for n in ("A0001.hea", "A0001.mat")]
     rec = parse_upload([("cinc.zip", make_zip(cinc))])

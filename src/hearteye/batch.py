@@ -51,6 +51,7 @@ from pathlib import Path
 from hearteye.analyze import load_models
 from hearteye.errors import HeartEyeError
 from hearteye.features import GLOBAL_MEASUREMENTS, MEASUREMENT_UNITS
+from hearteye.io.registry import record_suffixes
 from hearteye.parallel import default_workers, run_ordered
 from hearteye.version import __version__
 
@@ -58,9 +59,9 @@ log = logging.getLogger("hearteye.batch")
 
 SHARD_SIZE = 32  # records per part file: the unit of resume (~1.5 s of work on one core)
 ROW_GROUP_ROWS = 8192  # Parquet row group size: bounds the writer's memory
-# Files that name a record when a folder is walked. WFDB signal files (.dat, .mat) are not
-# records on their own: their header is. An explicitly named file is always tried.
-RECORD_SUFFIXES = (".hea", ".edf", ".bdf", ".zip", ".xml", ".dcm", ".scp")
+# Files that name a record when a folder is walked, from the format table. WFDB signal files
+# (.dat, .mat) are not records on their own: their header is. A named file is always tried.
+RECORD_SUFFIXES = record_suffixes()
 _HASH_PREFIX = '{"content_hash": "'
 
 

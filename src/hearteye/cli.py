@@ -35,8 +35,8 @@ def echo_json(obj) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(path: str, as_json: bool) -> None:
-    """Show what was read from PATH (.hea, .edf or .zip): rate, leads, samples, duration,
-    units, lead ranges and quality flags."""
+    """Show what was read from PATH (any format HeartEye reads, or a .zip holding one
+    record): format, rate, leads, samples, duration, units, lead ranges and quality flags."""
     from hearteye.io import read_record
     from hearteye.io.describe import describe_record, format_description
 
@@ -361,10 +361,10 @@ def analyze(
 ) -> None:
     """Analyse one ECG (printed), or many into a table.
 
-    One PATH (.hea, .edf, .zip, ...) without --out/--jsonl: read, clean, delineate, measure
-    and classify it, and print the result. Otherwise PATHS may be files, folders (walked
-    recursively), glob patterns and manifest CSVs (a 'path' column), and every record found
-    becomes one row of --out (Parquet) and/or --jsonl, in parallel and resumable.
+    One PATH (any format HeartEye reads, or a .zip) without --out/--jsonl: read, clean,
+    delineate, measure and classify it, and print the result. Otherwise PATHS may be files,
+    folders (walked recursively), glob patterns and manifest CSVs (a 'path' column), and every
+    record found becomes one row of --out (Parquet) and/or --jsonl, in parallel and resumable.
     """
     notch_hz = None if notch == "none" else float(notch)
     if out or jsonl or len(paths) > 1:
@@ -400,6 +400,7 @@ def _analyze_many(paths, out, jsonl, workers, scheduler, work_dir, model, notch_
 def _analyze_one(
     path: str, as_json: bool, model: str | None, notch_hz: float | None, max_seconds
 ) -> None:
+    """Read, clean, delineate, measure and classify one ECG (any format HeartEye reads)."""
     from hearteye.analyze import analyze as run_analysis
     from hearteye.io import ReadLimits, read_record
 
@@ -520,6 +521,82 @@ def evaluate_classifier(work, models, card) -> None:
     table = markdown_table(report)
     replace_section(Path(card), "classifier-metrics", table)
     click.echo(table)
+
+
+def _analyse_file(path: str, notch: str):
+    from hearteye.analyze import analyze as run_analysis
+    from hearteye.io import read_record
+
+    try:
+        return run_analysis(read_record(path), notch_hz=None if notch == "none" else float(notch))
+    except HeartEyeError as err:
+        fail(err)
+
+
+_NOTCH = click.option(
+    "--notch",
+    type=click.Choice(["50", "60", "none"]),
+    default="50",
+    show_default=True,
+    help="Mains frequency to remove.",
+)
+_PATIENT = click.option("--patient-name", default=None, help="Name printed on the report.")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="PDF file.")
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
+@_PATIENT
+@_NOTCH
+def report(path: str, out: str, paper: str, patient_name: str | None, notch: str) -> None:
+    """Analyse one ECG and write its one-page PDF report (12 leads at 25 mm/s, 10 mm/mV)."""
+    from hearteye.report import render_pdf
+
+    analysis = _analyse_file(path, notch)
+    Path(out).write_bytes(render_pdf(analysis, patient={"name": patient_name}, paper=paper))
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--fhir", type=click.Path(dir_okay=False), help="Write a FHIR R4 Bundle (JSON).")
+@click.option("--dicom", type=click.Path(dir_okay=False), help="Write a DICOM 12-lead ECG.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), help="Measurements as CSV.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Measurements as JSON.")
+@_PATIENT
+@_NOTCH
+def export(path, fhir, dicom, csv_out, json_out, patient_name, notch) -> None:
+    """Analyse one ECG and export it: FHIR R4, DICOM waveform, measurements CSV / JSON (any
+    of them in one run)."""
+    if not any((fhir, dicom, csv_out, json_out)):
+        raise click.UsageError("give at least one of --fhir, --dicom, --csv, --json")
+    from hearteye.export import csv as csv_export
+    from hearteye.export.dicom import to_dicom
+    from hearteye.export.fhir import to_fhir_bundle
+
+    analysis = _analyse_file(path, notch)
+    patient = {"name": patient_name}
+    record_id = Path(path).name
+    if fhir:
+        bundle = to_fhir_bundle(analysis, record_id=record_id, patient=patient)
+        Path(fhir).write_text(json.dumps(bundle, indent=1, allow_nan=False))
+        click.echo(f"wrote {fhir}")
+    if dicom:
+        try:
+            out = to_dicom(analysis, record_id=record_id, patient=patient)
+        except HeartEyeError as err:
+            fail(err)
+        Path(dicom).write_bytes(out.data)
+        cut = f" (first {out.n_samples} samples per lead: the IOD's limit)" if out.cut else ""
+        click.echo(f"wrote {dicom}{cut}")
+    if csv_out:
+        Path(csv_out).write_text(csv_export.measurements_csv(analysis), newline="")
+        click.echo(f"wrote {csv_out}")
+    if json_out:
+        text = json.dumps(json_safe(csv_export.measurements_json(analysis)), indent=2)
+        Path(json_out).write_text(text)
+        click.echo(f"wrote {json_out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

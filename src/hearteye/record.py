@@ -64,6 +64,16 @@ class RecordMeta:
     # The whole recording's length when the reader decoded only its start
     # (`ReadLimits.max_seconds`); None when the signal holds all of it.
     recording_duration_s: float | None = None
+    # The name of the format the reader decoded ("wfdb", "edf", ...: `hearteye.io.registry`),
+    # so nothing downstream guesses it from a file name.
+    format: str | None = None
+    acquired_at: str | None = None  # ISO 8601, as the file states it
+    # The recording device's own findings, as the file states them (cart exports): program
+    # name and version, "measurements" and "statements" (with confirmation status).
+    device: dict | None = None
+    # Personal data: kept for the one use that needs it (the API fills an empty patient name
+    # from it), never in repr (so never in a log line) and never in `Record.summary`.
+    patient_name: str | None = field(default=None, repr=False)
     # Leads whose file gives no amplitude calibration (WFDB gain 0 or missing): read with the
     # format's default gain, so their amplitudes are not to be trusted (intervals are).
     uncalibrated_leads: tuple[str, ...] = ()
@@ -140,6 +150,7 @@ class Record:
         return {
             "record_name": m.record_name,
             "source": m.source,
+            "format": m.format,
             "fs": float(self.fs),
             "original_fs": m.original_fs,
             "n_leads": self.n_leads,
@@ -152,5 +163,15 @@ class Record:
             "age": m.age,
             "sex": m.sex,
             "diagnoses": list(m.diagnoses),
+            "acquired_at": m.acquired_at,
+            "device": _device_summary(m.device),
+            "device_measurements": (m.device or {}).get("measurements"),
+            "device_statements": (m.device or {}).get("statements"),
             "uncalibrated_leads": list(m.uncalibrated_leads),
         }
+
+
+def _device_summary(device: dict | None) -> dict | None:
+    if not device:
+        return None
+    return {k: device.get(k) for k in ("manufacturer", "model", "software_version", "program")}

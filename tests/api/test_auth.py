@@ -207,7 +207,9 @@ def redis_url():
 
     url = "redis://127.0.0.1:6379/15"
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        # Database 15 is the tests' own. The server outlives a test run (CI runs on the same
+        # machine right after the session), so counts left by an earlier run are cleared.
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
     except redis.RedisError as exc:
         pytest.skip(f"Redis not reachable at {url}: {type(exc).__name__}")
     return url

@@ -133,6 +133,8 @@ def test_predict_each_upload_kind(app, client, auth, tmp_path, kind):
     assert rec["notes"] == "first visit"
     assert resp.headers["Location"].endswith(rec["file_id"])
     assert rec["n_leads"] == (3 if kind == "three_lead" else 12)
+    # The format is the one the format table recognised, never guessed from a name.
+    assert rec["source_format"] == ("edf" if "edf" in kind else "wfdb")
     # The upload is stored as sent: one file byte for byte, several zipped together.
     stored = app.extensions["hearteye"].storage.get(ecg_keys(rec["file_id"]).upload)
     if len(files) == 1:

@@ -360,3 +360,36 @@ def test_too_large_upload_is_refused_with_the_limit(make_app):
         content_type="multipart/form-data",
     )
     assert resp.status_code == 413 and "exceeds 1 MiB" in resp.json["error"]
+
+
+def test_the_record_page_links_the_exports_and_they_download(client):
+    """The record page's downloads are the API's export files, behind the web session; the
+    same link for another user's record is not found."""
+    token = _sign_in(client)
+    fid = _upload(client, token)
+    html = client.get(f"/records/{fid}").get_data(as_text=True)
+    kinds = ("report.pdf", "measurements.csv", "fhir.json", "ecg.dcm")
+    for kind in kinds:
+        assert f"/records/{fid}/download/{kind}" in html
+    magic = {"report.pdf": b"%PDF-", "ecg.dcm": b"DICM", "fhir.json": b'{"resourceType":"Bundle"'}
+    for kind in kinds:
+        resp = client.get(f"/records/{fid}/download/{kind}")
+        assert resp.status_code == 200, kind
+        assert resp.headers["Content-Disposition"].startswith("attachment")
+        assert resp.headers["Cache-Control"] == "no-store"
+        body = resp.get_data()
+        if kind == "ecg.dcm":
+            assert body[128:132] == magic[kind]
+        elif kind in magic:
+            assert body.startswith(magic[kind])
+        else:
+            assert body.decode().splitlines()[0].startswith("name,")
+    a4 = client.get(f"/records/{fid}/download/report.pdf").get_data()
+    letter = client.get(f"/records/{fid}/download/report.pdf?paper=letter").get_data()
+    assert b"/MediaBox [ 0 0 841.8897637795 595.2755905512 ]" in a4  # landscape A4, points
+    assert b"/MediaBox [ 0 0 792 612 ]" in letter  # landscape Letter
+    assert client.get(f"/records/{fid}/download/report.pdf?paper=a0").status_code == 404
+    assert client.get(f"/records/{fid}/download/secrets.txt").status_code == 404
+    client.post("/signout", data={"csrf_token": token})
+    _sign_in(client, "mallory")
+    assert client.get(f"/records/{fid}/download/report.pdf").status_code == 404

@@ -1,7 +1,8 @@
 """Mutations of real fixture uploads for the parser fuzzers (test_parser_fuzz.py and
 benchmarks/fuzz_parsers.py): byte flips, overwrites, truncations and insertions applied to a
-WFDB header, its signal file, an EDF file, or a zip of them. Every outcome must be a
-`Record` or a `HeartEyeError`; anything else is a crash."""
+WFDB header, its signal file, an EDF file, a zip of them, a GE MUSE XML or a DICOM ECG (the
+last two synthetic). Every outcome must be a `Record` or a `HeartEyeError`; anything else is a
+crash."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import zipfile
 
 from hypothesis import strategies as st
 
+from hostile_carts import dicom_ecg, muse_xml
 from hostile_corpus import edf_bytes, ludb_dat, ludb_header
 
 HEA = ludb_header().encode()
@@ -27,6 +29,8 @@ def _zip(files) -> bytes:
 
 ZIP_WFDB = _zip([("1.hea", HEA), ("1.dat", DAT)])
 ZIP_EDF = _zip([("x.edf", EDF)])
+MUSE = muse_xml(n=1000)  # synthetic cart exports (hostile_carts): no staged file needed
+DICOM = dicom_ecg(samples=1000)
 
 # (target name, seed bytes, how the mutated bytes become an upload)
 TARGETS = {
@@ -36,6 +40,8 @@ TARGETS = {
     "edf_header": (EDF[:4864], lambda b: [("x.edf", b + EDF[4864:])]),
     "zip_wfdb": (ZIP_WFDB, lambda b: [("r.zip", b)]),
     "zip_edf": (ZIP_EDF, lambda b: [("r.zip", b)]),
+    "muse_xml": (MUSE, lambda b: [("ecg.xml", b)]),
+    "dicom": (DICOM, lambda b: [("ecg.dcm", b)]),
 }
 
 _INTERESTING = [

@@ -56,6 +56,11 @@ def test_cross_user_access_is_404_everywhere(app, client, auth, other_auth, reco
         ("get", f"/ecg/{fid}/leads", {}),
         ("get", f"/ecg/{fid}/leads?start=1&seconds=2", {}),
         ("get", f"/ecg/{fid}/plot.png", {}),
+        ("get", f"/ecg/{fid}/report.pdf", {}),
+        ("get", f"/ecg/{fid}/report.pdf?paper=letter", {}),
+        ("get", f"/ecg/{fid}/fhir", {}),
+        ("get", f"/ecg/{fid}/dicom", {}),
+        ("get", f"/ecg/{fid}/measurements.csv", {}),
         ("put", f"/ecg/{fid}/notes", {"json": {"notes": "mine now"}}),
         ("put", f"/ecg/{fid}/notes", {"json": {"notes": None}}),
         ("delete", f"/ecg/{fid}", {}),
@@ -77,7 +82,10 @@ def test_cross_user_access_is_404_everywhere(app, client, auth, other_auth, reco
         resp = client.get(f"/history?{query}", headers=other_auth)
         if resp.json != [] or resp.headers["X-Total-Count"] != "0":
             leaks += 1
-    record_property("access_cases", len(tries) + 5)
+        exported = client.get(f"/history/export.csv?{query}", headers=other_auth)
+        if exported.status_code != 200 or len(exported.get_data(as_text=True).splitlines()) != 1:
+            leaks += 1  # anything past the header line is someone else's record
+    record_property("access_cases", len(tries) + 10)
     record_property("access_leaks", leaks)
     assert leaks == 0
     owner = client.get(f"/ecg/{fid}", headers=auth)
@@ -143,6 +151,8 @@ def test_bad_tokens_are_401_on_every_route(client, auth, record_property):
         ("get", "/ecg/AbCdEfGh12345678"),
         ("post", "/predict"),
         ("delete", "/ecg/AbCdEfGh12345678"),
+        ("get", "/ecg/AbCdEfGh12345678/report.pdf"),
+        ("get", "/history/export.csv"),
     ]
     tried = failures = 0
     for name, token in bad.items():
@@ -288,6 +298,11 @@ def test_nul_characters_are_refused_not_500(client, auth):
         client.get("/ecg/abc%00def/leads", headers=auth),
         client.get("/ecg/abc%00def/plot.png", headers=auth),
         client.get("/ecg/abc%00def/plot.png?expires=1&signature=x"),
+        client.get("/ecg/abc%00def/report.pdf", headers=auth),
+        client.get("/ecg/abc%00def/fhir", headers=auth),
+        client.get("/ecg/abc%00def/dicom", headers=auth),
+        client.get("/ecg/abc%00def/measurements.csv", headers=auth),
+        client.get("/history/export.csv?search=a%00b", headers=auth),
         client.put("/ecg/abc%00def/notes", headers=auth, json={"notes": "x"}),
         client.delete("/ecg/abc%00def", headers=auth),
         client.get("/history?search=a%00b", headers=auth),

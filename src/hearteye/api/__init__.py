@@ -236,11 +236,12 @@ def _cors(app: APIFlask, origins: tuple[str, ...]) -> None:
 
 
 def _blueprints(app: APIFlask) -> None:
-    from hearteye.api import auth, ecgs, health, patients, review, teams, web
+    from hearteye.api import auth, ecgs, exports, health, patients, review, teams, web
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(ecgs.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(teams.bp)
     app.register_blueprint(patients.bp)
     app.register_blueprint(review.bp)

@@ -102,6 +102,9 @@ class Settings:
     s3_prefix: str = ""
     plot_url_ttl_s: int = 3600
     plot_on_upload: bool = False  # False: the plot is drawn on its first request
+    # Fill the form's empty patient name, age and sex from the uploaded file (cart exports
+    # carry them); False: only what the form says is stored.
+    patient_from_file: bool = True
     public_base_url: str = ""  # "" -> the request's own host
     trusted_proxies: int = 0
     leads_max_seconds: int = 60
@@ -155,6 +158,7 @@ class Settings:
             s3_prefix=(env.get("S3_PREFIX") or "").strip("/"),
             plot_url_ttl_s=_int(env, "PLOT_URL_TTL", 3600, 10),
             plot_on_upload=_bool(env.get("PLOT_ON_UPLOAD"), False),
+            patient_from_file=_bool(env.get("PATIENT_FROM_FILE"), True),
             public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0),
             leads_max_seconds=_int(env, "LEADS_MAX_SECONDS", 60, 1),

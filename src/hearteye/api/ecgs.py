@@ -11,7 +11,7 @@ the database in batches, so memory does not grow with the number of records.
 
 from __future__ import annotations
 
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, HTTPError
 from apiflask.fields import Integer
 from flask import Response, current_app, request, stream_with_context
 from flask_jwt_extended import current_user, jwt_required, verify_jwt_in_request
@@ -49,9 +49,18 @@ bp = APIBlueprint("ecgs", __name__, tag="ECGs")
 def predict(form):
     """Upload an ECG, analyse it and store it.
 
-    Send `multipart/form-data`: `file` (one `.zip`, one `.edf`, or a `.hea` and its signal
-    files as repeated `file` fields) and the patient fields.
+    Send `multipart/form-data`: `file` (one ECG file in any format HeartEye reads, one `.zip`
+    holding one, or a `.hea` and its signal files as repeated `file` fields) and the patient
+    fields. An empty patient name, age or sex is taken from the file when it states them
+    (cart exports do), unless `PATIENT_FROM_FILE=false`.
     """
+    if (
+        not form["patient_name"]
+        and not current_app.extensions["hearteye"].settings.patient_from_file
+    ):
+        raise HTTPError(
+            400, detail={"form": {"patient_name": ["Missing data for required field."]}}
+        )
     patient = ecgs.PatientForm(
         patient_name=form["patient_name"].strip(),
         age=form.get("age"),

@@ -167,10 +167,12 @@ class PredictIn(_In):
         required=True,
         validate=Length(1, 64),
         metadata={
-            "description": "one .zip, one .edf, or a .hea with its signal files (repeat the field)"
+            "description": "one ECG file (WFDB .hea with its signal files as repeated fields, "
+            "EDF, GE MUSE or Philips XML, HL7 aECG, DICOM, SCP-ECG) or one .zip holding one"
         },
     )
-    patient_name = String(required=True, validate=[Length(1, 200), _no_nul])
+    # Empty: taken from the file when it names the patient (PATIENT_FROM_FILE), else refused.
+    patient_name = String(load_default="", validate=[Length(max=200), _no_nul])
     age = Integer(load_default=None, allow_none=True, validate=Range(0, 120))
     gender = String(load_default=None, allow_none=True, validate=OneOf(["M", "F", "O"]))
     notes = String(load_default=None, allow_none=True, validate=[Length(max=MAX_NOTES), _no_nul])
@@ -199,7 +201,7 @@ class PredictIn(_In):
                 value = value.strip()
                 if key == "gender":
                     value = value.upper()
-                if value == "" and key != "patient_name":
+                if value == "":
                     continue
             out[key] = value
         return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -38,9 +39,26 @@ class ReadLimits:
     max_values: int = 268_435_456  # leads x samples after reading (1 GiB of float32)
     min_duration_s: float = 0.5
     max_header_bytes: int = 1_048_576
+    # One cart export (XML, DICOM, SCP-ECG): a 10 s 12-lead file is 20 to 600 kB; 16 MiB
+    # admits a 5 min full-disclosure export and refuses a document bomb unread.
+    max_document_bytes: int = 16 * 1_048_576
+    # Decompressed waveform bytes per document (Philips XLI): 64 MiB is 2.8 M 16-bit samples
+    # per lead for 12 leads, 90 min at 500 Hz. Each lead is also held to its declared length.
+    max_decoded_bytes: int = 64 * 1_048_576
     # Decode only the first this many seconds (the files are still checked whole); the
     # Record's meta then gives the whole recording's length. None: decode everything.
     max_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of an upload or archive: its plain name, its size, and its bytes on demand
+    (a zip entry is decompressed, through a bounded read, only when `load` is called, so a
+    reader can check sizes first)."""
+
+    name: str
+    size: int
+    load: Callable[[], bytes]
 
 
 def mv_scale(unit: str | None) -> float | None:

@@ -13,10 +13,8 @@ def describe_record(record: Record) -> dict:
     """`Record.summary()` plus each lead's min, max and mean in mV (None when all NaN)."""
     out = record.summary()
     out["lead_stats"] = {name: _stats(record.signal[i]) for i, name in enumerate(record.leads)}
-    extra = {k: v for k, v in record.meta.extra.items() if k != "format"}
-    out["format"] = record.meta.extra.get("format")
-    if extra:
-        out["notes"] = extra
+    if record.meta.extra:
+        out["notes"] = dict(record.meta.extra)
     return out
 
 
@@ -46,6 +44,7 @@ def format_description(desc: dict) -> str:
     ]
     if desc["diagnoses"]:
         lines.append("diagnoses  " + "; ".join(desc["diagnoses"]))
+    lines.extend(_device_lines(desc))
     for key, value in (desc.get("notes") or {}).items():
         lines.append(f"note       {key}: {value}")
     lines.append("lead       min mV    max mV")
@@ -56,6 +55,27 @@ def format_description(desc: dict) -> str:
         )
     lines.extend(_quality_lines(desc.get("quality")))
     return "\n".join(lines)
+
+
+def _device_lines(desc: dict) -> list[str]:
+    """The recording device's own findings, as its file states them."""
+    device = desc.get("device")
+    if not device:
+        return []
+    program = device.get("program") or {}
+    lines = [
+        f"device     {device.get('model') or '?'} ({device.get('manufacturer') or '?'}), "
+        f"program {program.get('name') or '?'} {program.get('version') or ''}".rstrip()
+    ]
+    found = (desc.get("device_measurements") or {}).get("global") or {}
+    if found:
+        shown = [f"{k} {v['value']:g} {v['unit']}" for k, v in found.items()]
+        lines.append("device says " + ", ".join(shown))
+    stmts = desc.get("device_statements") or {}
+    if stmts.get("statements"):
+        lines.append(f"statements ({stmts.get('status')}): ")
+        lines[-1] += "; ".join(s["text"] for s in stmts["statements"])
+    return lines
 
 
 def _quality_lines(flags) -> list[str]:

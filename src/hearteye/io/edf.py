@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ import pyedflib
 
 from hearteye.errors import HeartEyeError, InvalidRecordError, UnsupportedFormatError
 from hearteye.io._common import (
+    Member,
     ReadLimits,
     check_lead_count,
     check_length,
@@ -32,6 +34,7 @@ from hearteye.io._common import (
 )
 from hearteye.record import Record, RecordMeta, normalise_lead_name
 
+FORMAT = "edf"
 _DEFAULT_LIMITS = ReadLimits()
 _EDF_MAGIC = b"0       "
 _BDF_MAGIC = b"\xffBIOSEMI"
@@ -65,6 +68,16 @@ class EdfHeader:
 
 
 # ---------------------------------------------------------------------------- public API
+
+
+def looks_like_edf(head: bytes) -> bool:
+    """EDF's version field (``0`` and seven spaces) or BDF's (``0xFF BIOSEMI``)."""
+    return head[:8] in (_EDF_MAGIC, _BDF_MAGIC)
+
+
+def read_edf_member(main: Member, siblings: Mapping[str, Member], limits: ReadLimits) -> Record:
+    """Read an EDF file that arrived in an upload (it needs no other file)."""
+    return read_edf_bytes(main.load(), main.name, limits)
 
 
 def read_edf(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
@@ -326,7 +339,7 @@ _AGE_FIELD = re.compile(r"\bage[\s_:=-]*(\d+(?:\.\d+)?)", re.IGNORECASE)
 def _meta(hdr: EdfHeader, info: dict, source: str, keep: list[int], dropped: list[str]):
     sex = parse_sex(info.get("sex") or info.get("gender"))
     age = _age(hdr.patient, info)
-    extra: dict = {"format": "edf+" if hdr.reserved.startswith("EDF+") else "edf"}
+    extra: dict = {"variant": "EDF+" if hdr.reserved.startswith("EDF+") else "EDF"}
     if dropped:
         extra["dropped_channels"] = dropped
     rates = sorted({hdr.signals[i].samples_per_record / hdr.record_duration for i in keep})
@@ -339,6 +352,7 @@ def _meta(hdr: EdfHeader, info: dict, source: str, keep: list[int], dropped: lis
         record_name=Path(source).stem,
         original_units=tuple(hdr.signals[i].unit for i in keep),
         original_fs=rates[-1],
+        format=FORMAT,
         extra=extra,
     )
 

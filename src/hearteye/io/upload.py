@@ -1,5 +1,6 @@
-"""Safe parsing of an uploaded ECG: one ``.zip``, one bare ``.edf``, or a ``.hea`` plus the
-signal files it names.
+"""Safe parsing of an uploaded ECG: one ``.zip``, or the record's files sent bare (one file,
+or a WFDB ``.hea`` plus the signal files it names). Which file is a record, and in what
+format, the format table of `hearteye.io.registry` says, by content first.
 
 Everything is checked before it is trusted:
 
@@ -46,14 +47,12 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from hearteye.errors import (
-    InvalidRecordError,
     UnsupportedFormatError,
     UploadRejectedError,
     UploadTooLargeError,
 )
-from hearteye.io._common import ReadLimits
-from hearteye.io.edf import read_edf_bytes
-from hearteye.io.wfdb import check_signal_files, parse_header, read_wfdb_files
+from hearteye.io._common import Member, ReadLimits
+from hearteye.io.registry import HEAD_BYTES, Format, identify, readable_formats, stamped
 from hearteye.record import Record
 
 MiB = 1 << 20
@@ -61,7 +60,6 @@ MiB = 1 << 20
 Content = bytes | bytearray | memoryview | BinaryIO
 UploadFile = tuple[str | bytes, Content]
 
-_RECORD_SUFFIXES = {".hea": "WFDB", ".edf": "EDF", ".bdf": "EDF"}
 _ARCHIVE_SUFFIXES = (
     ".zip",
     ".gz",
@@ -75,7 +73,6 @@ _ARCHIVE_SUFFIXES = (
     ".lz",
     ".lzma",
 )
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # Files that archivers add on their own (macOS resource forks, Finder and Explorer caches).
 _JUNK_DIRS = ("__MACOSX/",)
 _JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -241,8 +238,8 @@ def _check_count(n: int, limits: UploadLimits, where: str) -> None:
 
 
 def _is_zip(entry: _Entry) -> bool:
-    head = entry.data[:4] if entry.data is not None else b""
-    return entry.name.lower().endswith(".zip") or head in _ZIP_MAGIC
+    fmt = identify(entry.name, entry.data[:HEAD_BYTES])
+    return fmt is not None and fmt.archive
 
 
 # -------------------------------------------------------------------------------- zips
@@ -358,9 +355,28 @@ def _load(entry: _Entry, zf: zipfile.ZipFile | None) -> bytes:
     """An entry's bytes, decompressed through a read that stops at its declared size."""
     if entry.data is not None:
         return entry.data
+    data = _read_entry(entry, zf, entry.size + 1)
+    if len(data) != entry.size:
+        raise UploadRejectedError(
+            f"the archive entry {entry.path} holds a different amount of data than its "
+            "header declares; create the archive again",
+            code="entry_size_mismatch",
+        )
+    entry.data = data
+    return data
+
+
+def _head(entry: _Entry, zf: zipfile.ZipFile | None) -> bytes:
+    """The first `HEAD_BYTES` of an entry (all the format table looks at)."""
+    if entry.data is not None:
+        return entry.data[:HEAD_BYTES]
+    return _read_entry(entry, zf, HEAD_BYTES)
+
+
+def _read_entry(entry: _Entry, zf: zipfile.ZipFile, n: int) -> bytes:
     try:
         with zf.open(entry.info) as fh:
-            data = fh.read(entry.size + 1)
+            return fh.read(n)
     except NotImplementedError:
         raise UnsupportedFormatError(
             f"the archive entry {entry.path} uses a compression method HeartEye cannot read; "
@@ -373,14 +389,6 @@ def _load(entry: _Entry, zf: zipfile.ZipFile | None) -> bytes:
             "the archive again",
             code="corrupt_archive",
         ) from None
-    if len(data) != entry.size:
-        raise UploadRejectedError(
-            f"the archive entry {entry.path} holds a different amount of data than its "
-            "header declares; create the archive again",
-            code="entry_size_mismatch",
-        )
-    entry.data = data
-    return data
 
 
 # --------------------------------------------------------------------- record selection
@@ -397,53 +405,49 @@ def _read_record(
             ".zip or the record's files",
             code="nested_archive",
         )
-    records = [e for e in entries if _suffix(e) in _RECORD_SUFFIXES]
+    records = _records(entries, where, zf)
     if not records:
         found = ", ".join(e.path for e in entries[:5]) or "nothing"
         raise UploadRejectedError(
-            f"the {where} holds no .hea or .edf file (found: {found}); send a WFDB header "
-            "with its signal files, or an EDF file",
+            f"the {where} holds no .hea or .edf file, nor any other ECG record HeartEye reads "
+            f"(found: {found}); send {readable_formats()}",
             code="no_record",
         )
     if len(records) > 1:
         raise UploadRejectedError(_several_records(records, where), code="multiple_records")
-    rec = records[0]
-    if _RECORD_SUFFIXES[_suffix(rec)] == "EDF":
-        return read_edf_bytes(_load(rec, zf), rec.name, limits.read)
-    return _read_wfdb(rec, entries, limits, zf)
+    entry, fmt = records[0]
+    siblings = {e.name: _member(e, zf) for e in entries if e.folder == entry.folder}
+    return stamped(fmt.read_member(_member(entry, zf), siblings, limits.read), fmt)
 
 
-def _read_wfdb(hea: _Entry, entries: list[_Entry], limits: UploadLimits, zf) -> Record:
-    if hea.size > limits.read.max_header_bytes:
-        raise InvalidRecordError(
-            f"{hea.name} is {hea.size} bytes; a WFDB header is a few kB (limit "
-            f"{limits.read.max_header_bytes}). Is it really a header?",
-            code="header_too_large",
-        )
-    raw = _load(hea, zf)
-    hdr = parse_header(raw, hea.name, limits.read)
-    beside = {e.name: e for e in entries if e.folder == hea.folder}
-    # Check the declared sizes before decompressing anything: a header naming a missing
-    # or oversized signal file is refused without reading it.
-    declared = {n: (beside[n].size if n in beside else None) for n in hdr.files}
-    check_signal_files(hdr, declared, hea.name, limits.read)
-    files = {hea.name: raw}
-    files.update({n: _load(beside[n], zf) for n in hdr.files})
-    return read_wfdb_files(files, hea.name, limits.read)
+def _records(entries: list[_Entry], where: str, zf) -> list[tuple[_Entry, Format]]:
+    """The entries the format table recognises as a record, each with its format."""
+    out = []
+    for entry in entries:
+        fmt = identify(entry.name, _head(entry, zf))
+        if fmt is not None and fmt.archive:
+            raise UploadRejectedError(
+                f"the {where} holds another archive ({entry.path}); put the record's files "
+                "directly into one .zip",
+                code="nested_archive",
+            )
+        if fmt is not None:
+            out.append((entry, fmt))
+    return out
 
 
-def _several_records(records: list[_Entry], where: str) -> str:
-    kinds = {_RECORD_SUFFIXES[_suffix(r)] for r in records}
-    kind = f"{kinds.pop()} records" if len(kinds) == 1 else "records"
+def _member(entry: _Entry, zf: zipfile.ZipFile | None) -> Member:
+    return Member(name=entry.name, size=entry.size, load=lambda: _load(entry, zf))
+
+
+def _several_records(records: list[tuple[_Entry, Format]], where: str) -> str:
+    kinds = {fmt.name for _, fmt in records}
+    kind = f"{kinds.pop().upper()} records" if len(kinds) == 1 else "records"
     words = {2: "two", 3: "three", 4: "four"}
     count = words.get(len(records), str(len(records)))
-    names = [r.path for r in records[:6]]
+    names = [entry.path for entry, _ in records[:6]]
     listed = ", ".join(names[:-1]) + " and " + names[-1]
     return f"the {where} holds {count} {kind}: {listed}; upload one"
-
-
-def _suffix(entry: _Entry) -> str:
-    return posixpath.splitext(entry.name)[1].lower()
 
 
 def _is_junk(entry: _Entry) -> bool:

@@ -28,6 +28,7 @@ from wfdb.io import header as wfdb_header
 
 from hearteye.errors import HeartEyeError, InvalidRecordError
 from hearteye.io._common import (
+    Member,
     ReadLimits,
     check_lead_count,
     check_length,
@@ -39,7 +40,13 @@ from hearteye.io._common import (
 )
 from hearteye.record import Record, RecordMeta, normalise_lead_name
 
+FORMAT = "wfdb"
 _DEFAULT_LIMITS = ReadLimits()
+# A header's first line that is not a comment: record name[/segments], signal count, then
+# optionally rate, length, time and date ("1 12 500 5000").
+_RECORD_LINE = re.compile(rb"^[A-Za-z0-9_.~+-]+(?:/\d+)?[ \t]+\d+(?:[ \t]|$)")
+_RATE_FIELD = re.compile(rb"^[\d.]+(?:/[\d.]+)?(?:\([-\d.]+\))?$")
+_FORMAT_FIELD = re.compile(rb"^\d+(?:x\d+)?(?::\d+)?(?:\+\d+)?$")
 DEFAULT_ADC_GAIN = 200.0  # WFDB's DEFGAIN: ADC units per physical unit when uncalibrated
 _UNCOMPRESSED = set(wfdb_signal.ALIGNED_FMTS) | set(wfdb_signal.UNALIGNED_FMTS)
 _COMPRESSED = set(wfdb_signal.COMPRESSED_FMTS)
@@ -83,6 +90,43 @@ class WfdbHeader:
 
 
 # ---------------------------------------------------------------------------- public API
+
+
+def looks_like_wfdb_header(head: bytes) -> bool:
+    """Text (no NUL byte) whose first line that is not a comment is a WFDB record line
+    (name, signal count, then a rate and a length if given), followed by as many signal
+    lines (file name, format) as it declares: a note that reads "Patient 12 years" is not a
+    header."""
+    if b"\0" in head[:1024]:
+        return False
+    lines = [t for t in (line.strip() for line in head.splitlines()[:80]) if t]
+    lines = [t for t in lines if not t.startswith(b"#")]
+    if not lines or not _RECORD_LINE.match(lines[0]):
+        return False
+    fields = lines[0].split()
+    if len(fields) > 2 and not _RATE_FIELD.match(fields[2]):
+        return False
+    if len(fields) > 3 and not fields[3].isdigit():
+        return False
+    n_sig = int(fields[1])
+    signal_lines = lines[1 : 1 + min(n_sig, 8)]
+    return len(signal_lines) == min(n_sig, 8) and all(
+        len(f := line.split()) > 1 and _FORMAT_FIELD.match(f[1]) for line in signal_lines
+    )
+
+
+def read_wfdb_member(main: Member, siblings: Mapping[str, Member], limits: ReadLimits) -> Record:
+    """Read a WFDB record that arrived in an upload: ``main`` is the header, ``siblings`` the
+    files in its folder. The declared sizes are checked before anything is decompressed, so
+    a header naming a missing or oversized signal file is refused without reading it."""
+    _check_header_size(main.size, main.name, limits)
+    raw = main.load()
+    hdr = parse_header(raw, main.name, limits)
+    declared = {n: (siblings[n].size if n in siblings else None) for n in hdr.files}
+    check_signal_files(hdr, declared, main.name, limits)
+    files = {main.name: raw}
+    files.update({n: siblings[n].load() for n in hdr.files})
+    return read_wfdb_files(files, main.name, limits)
 
 
 def read_wfdb(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
@@ -535,7 +579,6 @@ def _meta(hdr: WfdbHeader, source: str, keep: list[int]) -> RecordMeta:
     dropped = [hdr.signals[i]["name"] for i in range(len(hdr.signals)) if i not in keep]
     if dropped:
         extra["dropped_channels"] = dropped
-    extra["format"] = "wfdb"
     return RecordMeta(
         age=age,
         sex=sex,
@@ -552,6 +595,7 @@ def _meta(hdr: WfdbHeader, source: str, keep: list[int]) -> RecordMeta:
         recording_duration_s=None
         if hdr.recording_frames is None
         else hdr.recording_frames / hdr.fs,
+        format=FORMAT,
         extra=extra,
     )
 

@@ -54,6 +54,7 @@ from hearteye.api.storage import (
     encode_display,
 )
 from hearteye.compare import compare
+from hearteye.errors import HeartEyeError
 from hearteye.io import ReadLimits, UploadLimits, parse_upload
 from hearteye.jsonutil import json_safe
 from hearteye.plot import render_png
@@ -62,6 +63,9 @@ from hearteye.record import Record
 log = logging.getLogger("hearteye.api")
 
 HISTORY_BATCH = 200
+# Rows per fetch when the summaries come too (an export): a summary is ~13 KB per 10 s
+# analysed, so 50 of them keep a streaming response's memory under a megabyte.
+SUMMARY_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
             read=ReadLimits(max_seconds=svc.settings.analyze_max_seconds),
         ),
     )
-    record = _with_patient(record, form)
+    form = _name_from_file(form, record, svc.settings.patient_from_file)
+    record = _with_patient(record, form, svc.settings.patient_from_file)
     # A long upload (a Holter) is stored whole, but only its start is analysed: a 24 h
     # 2-lead record analysed whole takes ~4 GB and minutes, past the worker timeout.
     analysis = analyze(record, max_seconds=svc.settings.analyze_max_seconds)
@@ -131,7 +136,7 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
         else None
     )
     summary = json_safe(analysis.to_dict())
-    upload, content_type, source_name = _original(files)
+    upload, content_type, source_name = _original(files, record.meta.source)
     file_id = new_file_id()
     keys = ecg_keys(file_id)
     row = _row(user, form, record, analysis, summary, file_id, source_name, content_type)
@@ -220,9 +225,23 @@ def _discard(storage: Storage, file_id: str) -> None:
         log.warning("could not remove the files of failed upload %s; reconcile will", file_id)
 
 
-def _with_patient(record: Record, form: PatientForm) -> Record:
-    """The form's age and sex are what the clinician entered: they win over the file's."""
-    meta = record.meta
+def _name_from_file(form: PatientForm, record: Record, allowed: bool) -> PatientForm:
+    """The form's patient name, else (if ``allowed``) the file's; never logged."""
+    if form.patient_name:
+        return form
+    name = (record.meta.patient_name or "").strip()[:200] if allowed else ""
+    if not name:
+        raise HeartEyeError(
+            "the form gives no patient name and the file names none; enter the patient's name",
+            code="patient_name_required",
+        )
+    return replace(form, patient_name=name)
+
+
+def _with_patient(record: Record, form: PatientForm, from_file: bool = True) -> Record:
+    """The form's age and sex are what the clinician entered: they win over the file's, which
+    are dropped when ``from_file`` is off."""
+    meta = record.meta if from_file else replace(record.meta, age=None, sex=None)
     if form.age is not None:
         meta = replace(meta, age=float(form.age))
     if form.gender in ("M", "F"):
@@ -241,8 +260,9 @@ def _gender(form: PatientForm, record: Record) -> str | None:
     return form.gender or (record.meta.sex if record.meta.sex in ("M", "F") else None)
 
 
-def _original(files: list[tuple[str, bytes]]) -> tuple[bytes, str, str]:
-    """The upload as sent: one file as is; several zipped together (each byte-identical)."""
+def _original(files: list[tuple[str, bytes]], main: str | None) -> tuple[bytes, str, str]:
+    """The upload as sent: one file as is; several zipped together (each byte-identical),
+    named after the file the record was read from (``main``)."""
     names = [_display_name(name) for name, _ in files]
     if len(files) == 1:
         name, data = names[0], files[0][1]
@@ -253,8 +273,7 @@ def _original(files: list[tuple[str, bytes]]) -> tuple[bytes, str, str]:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, (_, data) in zip(names, files, strict=True):
             zf.writestr(name, data)
-    main = next((n for n in names if n.lower().endswith(".hea")), names[0])
-    return buf.getvalue(), "application/zip", main
+    return buf.getvalue(), "application/zip", main if main in names else names[0]
 
 
 def _display_name(name: str) -> str:
@@ -274,7 +293,6 @@ def _row(
 ) -> Ecg:
     glob = summary.get("measurements", {}).get("global", {})
     p_abn = float(analysis.probability_abnormal)
-    source = (record.meta.source or source_name).lower()
     return Ecg(
         file_id=file_id,
         user_id=user.id,
@@ -286,7 +304,7 @@ def _row(
         notes=form.notes,
         upload_date=utcnow(),
         source_name=source_name,
-        source_format="edf" if source.endswith((".edf", ".bdf")) else "wfdb",
+        source_format=record.meta.format,
         upload_content_type=content_type,
         fs=float(record.fs),
         n_leads=record.n_leads,
@@ -343,14 +361,17 @@ def ecg_by_file_id(file_id: str) -> Ecg:
     return ecg
 
 
-def history_query(user: User, search: str) -> Select:
+def history_query(user: User, search: str, with_summary: bool = False) -> Select:
     """The team's records matching ``search`` (patient name or file id, a literal substring,
-    case-insensitive), without their summaries (lists never show them; loaded on access)."""
+    case-insensitive), without their summaries unless ``with_summary`` (lists never show
+    them; an export that does loads them in the same query rather than one by one)."""
     query = (
         select(Ecg)
         .where(Ecg.team_id == user.team_id)
-        .options(defer(Ecg.summary), defer(Ecg.comparison), defer(Ecg.overread))
+        .options(defer(Ecg.comparison), defer(Ecg.overread))
     )
+    if not with_summary:
+        query = query.options(defer(Ecg.summary))
     term = search.strip()
     if term:
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -390,13 +411,15 @@ class HistoryStream:
     (a streamed response calls it when the server closes it, even if never iterated).
     """
 
-    def __init__(self, user: User, search: str):
+    def __init__(self, user: User, search: str, with_summary: bool = False):
         self._session: Session = _services().sessions()
         try:
-            query = history_query(user, search)
+            query = history_query(user, search, with_summary)
             self.total = _count(self._session, query)
             result = self._session.execute(
-                _newest_first(query).execution_options(yield_per=HISTORY_BATCH)
+                _newest_first(query).execution_options(
+                    yield_per=SUMMARY_BATCH if with_summary else HISTORY_BATCH
+                )
             )
             self._rows = iter(result.scalars())
         except BaseException:
@@ -413,9 +436,9 @@ class HistoryStream:
         self._session.close()  # idempotent
 
 
-def stream_history(user: User, search: str) -> HistoryStream:
+def stream_history(user: User, search: str, with_summary: bool = False) -> HistoryStream:
     """The user's whole matching history, read in batches (see `HistoryStream`)."""
-    return HistoryStream(user, search)
+    return HistoryStream(user, search, with_summary)
 
 
 # -------------------------------------------------------------------------------- write

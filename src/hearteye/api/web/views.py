@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Response,
+    abort,
     flash,
     g,
     jsonify,
@@ -29,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 
 from hearteye.api.errors import Conflict, error_response
 from hearteye.api.schemas import MAX_NOTES, PredictIn, RegisterIn
+from hearteye.api.services import exports as files
 from hearteye.api.web import WEB_CSP, bp, present, service
 from hearteye.api.web.session import (
     check_csrf,
@@ -38,6 +40,7 @@ from hearteye.api.web.session import (
     signed_in_user,
 )
 from hearteye.errors import HeartEyeError
+from hearteye.report import PAPERS
 
 _WHY_SIGN_IN = {
     "expired": "Your session has expired; sign in again.",
@@ -207,6 +210,8 @@ def signout():
 def upload():
     try:
         form = PredictIn().load(CombinedMultiDict([request.form, request.files]))
+        if not form["patient_name"]:  # the page asks for it (the API may take it from the file)
+            raise ValidationError({"patient_name": ["Missing data for required field."]})
     except ValidationError as exc:
         fields = {k: " ".join(map(str, v)) for k, v in exc.messages.items()}
         message = "; ".join(
@@ -303,6 +308,24 @@ def plot(file_id: str):
     resp = Response(png, mimetype="image/png")
     resp.headers["Cache-Control"] = "private, max-age=300"
     return resp
+
+
+# Downloads: the same files as the API's export routes (`hearteye.api.services.exports`).
+_DOWNLOADS = {
+    "report.pdf": lambda ecg: files.report_pdf(ecg, request.args.get("paper", "a4")),
+    "fhir.json": lambda ecg: files.fhir_bundle(ecg, waveform=True),
+    "ecg.dcm": files.dicom_waveform,
+    "measurements.csv": files.measurements_csv,
+}
+
+
+@bp.get("/records/<file_id>/download/<kind>")
+@signed_in
+def download(file_id: str, kind: str):
+    make = _DOWNLOADS.get(kind)
+    if make is None or request.args.get("paper", "a4") not in PAPERS:
+        abort(404)
+    return make(service.find(g.user, file_id))
 
 
 @bp.get("/records/<file_id>/leads.json")
