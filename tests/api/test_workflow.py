@@ -384,3 +384,15 @@ def test_patient_timeline_and_comparison_on_real_records(client, clinic, shared_
     assert timeline[0]["comparison"]["compared_with"] == first["file_id"]
     other = _upload(client, clinic["outsider"], sinus, mrn="PTB-13619")
     assert other["comparison"] is None and other["patient_id"] != first["patient_id"]
+
+
+def test_the_pdf_report_says_who_confirmed(client, clinic):
+    """UNCONFIRMED on the printed report until a cardiologist confirms; then their name."""
+    from tests.test_report import _text
+
+    fid = _upload(client, clinic["clin"])["file_id"]
+    before = _text(client.get(f"/ecg/{fid}/report.pdf", headers=clinic["clin"]).data)
+    assert "UNCONFIRMED" in before and "Confirmed by" not in before
+    client.post(f"/ecg/{fid}/confirm", headers=clinic["cardio"], json={})
+    after = _text(client.get(f"/ecg/{fid}/report.pdf", headers=clinic["clin"]).data)
+    assert "Confirmed by cardio_a on " in after and "UNCONFIRMED" not in after
