@@ -83,3 +83,33 @@ def test_worklist_patient_timeline_and_overread(app):
     assert resp.status_code == 404
     assert second not in other.get("/clinic/worklist").get_data(as_text=True)
     assert "MRN-7" not in other.get("/clinic/patients").get_data(as_text=True)
+
+
+def test_sign_up_with_an_invitation_joins_the_team(app):
+    client = app.test_client()
+    register(client, "boss")
+    invitation = _invitation(client, "boss", "cardiologist")
+    token = _csrf(client, "/signup")
+    form = {
+        "csrf_token": token,
+        "username": "newdoc",
+        "email": "newdoc@example.org",
+        "password": PASSWORD,
+        "password2": PASSWORD,
+    }
+    bad = client.post("/signup", data={**form, "invitation": "no-such-token"})
+    assert bad.status_code == 400 and "unknown, expired or already used" in bad.get_data(
+        as_text=True
+    )
+    assert client.post("/signup", data={**form, "invitation": invitation}).status_code == 302
+    headers = bearer(login(client, "newdoc")["access_token"])
+    team = client.get("/team", headers=headers).json
+    assert team["role"] == "cardiologist" and {m["username"] for m in team["members"]} == {
+        "boss",
+        "newdoc",
+    }
+    again = client.post(
+        "/signup",
+        data={**form, "username": "thirddoc", "email": "t@example.org", "invitation": invitation},
+    )
+    assert again.status_code == 400  # single-use

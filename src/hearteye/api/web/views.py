@@ -31,6 +31,7 @@ from werkzeug.exceptions import HTTPException
 from hearteye.api.errors import Conflict, error_response
 from hearteye.api.schemas import MAX_NOTES, PredictIn, RegisterIn
 from hearteye.api.services import exports as files
+from hearteye.api.services.teams import InvitationInvalid
 from hearteye.api.web import WEB_CSP, bp, present, service
 from hearteye.api.web.session import (
     check_csrf,
@@ -177,9 +178,11 @@ def signup_page():
 @bp.post("/signup")
 def signup():
     values = {k: request.form.get(k, "") for k in ("username", "email")}
+    invitation = request.form.get("invitation", "").strip() or None
     try:
         body = RegisterIn().load(
-            {**values, "password": request.form.get("password", "")}, unknown="exclude"
+            {**values, "password": request.form.get("password", ""), "invitation": invitation},
+            unknown="exclude",
         )
     except ValidationError as exc:
         errors = {k: " ".join(map(str, v)) for k, v in exc.messages.items()}
@@ -188,9 +191,12 @@ def signup():
         errors = {"password2": "The two passwords differ."}
         return render_template("signup.html", values=values, errors=errors), 400
     try:
-        service.create_user(body["username"], body["email"], body["password"])
+        service.create_user(body["username"], body["email"], body["password"], invitation)
     except Conflict as exc:
         return render_template("signup.html", values=values, errors={"form": exc.message}), 409
+    except InvitationInvalid as exc:
+        errors = {"invitation": exc.message}
+        return render_template("signup.html", values=values, errors=errors), 400
     flash("Account created. Sign in with your new user name and password.", "success")
     return redirect(url_for("web.signin_page"))
 
