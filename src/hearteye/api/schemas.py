@@ -376,11 +376,15 @@ class MemberOut(Schema):
     role = String(required=True)
 
 
+class TeamMemberOut(MemberOut):
+    """A member in the team listing (its own name in the OpenAPI document)."""
+
+
 class TeamOut(Schema):
     id = Integer(required=True)
     name = String(required=True)
     role = String(required=True, metadata={"description": "your role in the team"})
-    members = List(Nested(MemberOut), required=True)
+    members = List(Nested(TeamMemberOut), required=True)
 
 
 class InvitationIn(_In):
