@@ -113,3 +113,44 @@ def test_sign_up_with_an_invitation_joins_the_team(app):
         data={**form, "username": "thirddoc", "email": "t@example.org", "invitation": invitation},
     )
     assert again.status_code == 400  # single-use
+
+
+def test_team_page_invites_and_changes_roles_for_admins_only(app):
+    admin = app.test_client()
+    token = _sign_in_as(admin, "chief")
+    resp = admin.post(
+        "/clinic/team/invitations", data={"csrf_token": token, "role": "cardiologist"}
+    )
+    assert resp.status_code == 201
+    invitation = re.search(r'id="invitation-token">([^<]+)<', resp.get_data(as_text=True)).group(1)
+    assert "invitation-token" not in admin.get("/clinic/team").get_data(as_text=True)  # once
+    member = app.test_client()
+    mtoken = _sign_in_as(member, "doc", invitation)
+    html = member.get("/clinic/team").get_data(as_text=True)
+    assert "chief" in html and "Make an invitation" not in html
+    uid = re.search(
+        r"/clinic/team/members/(\d+)/role", admin.get("/clinic/team").get_data(as_text=True)
+    )
+    assert uid is not None
+    members = {
+        m["username"]: m["id"]
+        for m in admin.get("/team", headers=bearer(login(admin, "chief")["access_token"])).json[
+            "members"
+        ]
+    }
+    # The member cannot change roles or invite; the admin can; no CSRF token, no change.
+    path = f"/clinic/team/members/{members['doc']}/role"
+    assert member.post(path, data={"csrf_token": mtoken, "role": "admin"}).status_code == 403
+    assert (
+        member.post(
+            "/clinic/team/invitations", data={"csrf_token": mtoken, "role": "admin"}
+        ).status_code
+        == 403
+    )
+    assert admin.post(path, data={"role": "clinician"}).status_code == 400
+    assert admin.post(path, data={"csrf_token": token, "role": "clinician"}).status_code == 302
+    assert "doc is now clinician" in admin.get("/clinic/team").get_data(as_text=True)
+    # Another team's admin: 404 for this member.
+    other = app.test_client()
+    otoken = _sign_in_as(other, "elsewhere")
+    assert other.post(path, data={"csrf_token": otoken, "role": "admin"}).status_code == 404

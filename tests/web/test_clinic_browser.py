@@ -1,8 +1,8 @@
 """The clinic's pages in a real browser (Chromium via Playwright) against a real server: a
 cardiologist's worklist, the record's overread editor (edit, then confirm), the patients list
-and one patient's ECG timeline with the comparison; axe-core on every page, no console
-errors, no failed requests. Accounts and uploads are made through the JSON API (the upload
-page has its own browser test), so the browser time goes to the new pages."""
+and one patient's ECG timeline with the comparison, the admin's team page; axe-core on every
+page, no console errors, no failed requests. Accounts and uploads are made through the JSON
+API (the upload page has its own browser test), so the browser time goes to the new pages."""
 
 from __future__ import annotations
 
@@ -95,5 +95,18 @@ def test_worklist_overread_and_patient_timeline(browser, server, screenshots):
 
     _go(page, "link", "Worklist")
     assert page.locator("table.records tbody tr").count() == 1
+
+    # The admin's team page: members with their roles, an invitation made and shown once.
+    _go(page, "button", "Sign out")
+    page.get_by_label("User name or e-mail").fill("chief")
+    page.get_by_label("Password").fill(PASSWORD)
+    _go(page, "button", "Sign in")
+    _go(page, "link", "Team")
+    page.get_by_label("Role", exact=True).select_option("clinician")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Make an invitation").click()
+    assert len(page.locator("#invitation-token").inner_text()) > 30
+    assert page.get_by_label("Role of dr.heart").input_value() == "cardiologist"
+    s.check("25-team-admin")
     context.close()
     assert s.console_errors == [] and s.failed == [] and s.error_responses == []

@@ -29,6 +29,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from hearteye.api.errors import Conflict, error_response
+from hearteye.api.models import ROLES
 from hearteye.api.schemas import MAX_NOTES, PredictIn, RegisterIn
 from hearteye.api.services import exports as files
 from hearteye.api.services.teams import InvitationInvalid
@@ -428,3 +429,43 @@ def reading(file_id: str):
         service.set_reading(g.user, file_id, *parsed)
         flash("The reading is saved (not confirmed).", "success")
     return redirect(url_for("web.record", file_id=file_id) + "#reading")
+
+
+@bp.get("/clinic/team")
+@signed_in
+def team():
+    return _team_page()
+
+
+def _team_page(invitation=None, status: int = 200):
+    return render_template(
+        "team.html",
+        team=service.team_of(g.user),
+        members=service.team_members(g.user),
+        roles=ROLES,
+        may_manage=g.user.may("manage_team"),
+        invitation=invitation,
+    ), status
+
+
+@bp.post("/clinic/team/invitations")
+@signed_in
+def team_invite():
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        flash("Choose a role for the invitation.", "error")
+        return redirect(url_for("web.team"))
+    # The token is shown on this one page, once; only its hash is stored.
+    return _team_page(invitation=service.invite(g.user, role, None), status=201)
+
+
+@bp.post("/clinic/team/members/<int:user_id>/role")
+@signed_in
+def team_role(user_id: int):
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        flash("Choose one of the roles.", "error")
+    else:
+        member = service.set_role(g.user, user_id, role)
+        flash(f"{member.username} is now {member.role}.", "success")
+    return redirect(url_for("web.team"))
