@@ -97,7 +97,9 @@ def app(make_app):
 
 def _empty_tables(app) -> None:
     with app.extensions["hearteye"].engine.begin() as conn:
-        for table in ("revoked_tokens", "ecgs", "users"):
+        # Teams and the append-only audit trail stay (their triggers refuse deletion); every
+        # test makes new teams, and audit events are found by random record ids.
+        for table in ("revoked_tokens", "invitations", "ecgs", "patients", "users"):
             conn.execute(text(f"DELETE FROM {table}"))
 
 

@@ -85,7 +85,7 @@ def test_missing_bucket_is_a_storage_error(s3_bucket):
 def test_reconcile_removes_old_orphans_only(app, storage):
     """Rows keep their files; orphans older than the grace period go; recent ones stay (an
     upload may be in progress in another worker)."""
-    from hearteye.api.models import Ecg, utcnow
+    from hearteye.api.models import Ecg, User, utcnow
 
     from .api_helpers import register
 
@@ -96,6 +96,7 @@ def test_reconcile_removes_old_orphans_only(app, storage):
             Ecg(
                 file_id="KeptKeptKept1234",
                 user_id=user["id"],
+                team_id=s.get(User, user["id"]).team_id,
                 patient_name="p",
                 upload_date=utcnow(),
                 source_name="x.zip",

@@ -236,12 +236,15 @@ def _cors(app: APIFlask, origins: tuple[str, ...]) -> None:
 
 
 def _blueprints(app: APIFlask) -> None:
-    from hearteye.api import auth, ecgs, exports, health, web
+    from hearteye.api import auth, ecgs, exports, health, patients, review, teams, web
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(ecgs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(teams.bp)
+    app.register_blueprint(patients.bp)
+    app.register_blueprint(review.bp)
     limiter = app.extensions["hearteye_limiter"]
     for endpoint, limit in app.extensions["hearteye_limits"].items():
         app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])

@@ -39,6 +39,7 @@ from hearteye.api.schemas import (
     RegisterOut,
     UserOut,
 )
+from hearteye.api.services import teams
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Accounts")
 BEARER = "BearerAuth"
@@ -54,15 +55,26 @@ def hasher() -> PasswordHasher:
 @bp.post("/register")
 @bp.input(RegisterIn, arg_name="body")
 @bp.output(RegisterOut, status_code=201)
-@bp.doc(responses={409: "user name or e-mail already taken"})
+@bp.doc(
+    responses={
+        400: "invalid fields, or an invitation that is unknown, expired or used",
+        409: "user name or e-mail already taken",
+    }
+)
 def register(body):
-    """Create an account."""
-    user = create_user(body["username"], body["email"], body["password"])
+    """Create an account.
+
+    Without `invitation`, the account gets a team of its own and is its admin. With an
+    admin's invitation token, it joins that team with the invited role.
+    """
+    user = create_user(body["username"], body["email"], body["password"], body.get("invitation"))
     return {"message": "account created; log in with POST /auth/login", "user": user.to_dict()}
 
 
-def create_user(username: str, email: str, password: str) -> User:
-    """A new account (the API and the web app); `Conflict` when the name or e-mail is taken."""
+def create_user(username: str, email: str, password: str, invitation: str | None = None) -> User:
+    """A new account (the API and the web app) in a new team, or in the team of the
+    ``invitation`` token; `Conflict` when the name or e-mail is taken, `InvitationInvalid`
+    when the token is unknown, expired or used."""
     email = email.strip().lower()
     s = db.session()
     taken = s.execute(
@@ -72,13 +84,29 @@ def create_user(username: str, email: str, password: str) -> User:
     ).first()
     if taken:
         raise _taken(username.lower() == taken.username.lower())
-    user = User(username=username, email=email, password_hash=hasher().hash(password))
-    s.add(user)
+    password_hash = hasher().hash(password)
     try:
+        inv = teams.redeem(invitation) if invitation else None
+        team = None if inv else teams.new_team(username)
+        if team is not None:
+            s.flush()
+        user = User(
+            username=username,
+            email=email,
+            password_hash=password_hash,
+            team_id=inv.team_id if inv else team.id,
+            role=inv.role if inv else "admin",
+        )
+        s.add(user)
+        s.flush()
+        teams.joined(user, inv, team)
         s.commit()
     except IntegrityError:  # a concurrent registration won the race
         s.rollback()
         raise _taken(None) from None
+    except BaseException:
+        s.rollback()
+        raise
     return user
 
 

@@ -1,7 +1,7 @@
 """ECG routes: upload and analyse, history, one record, its leads, its plot, notes, delete.
 
 Each route parses its input, calls `hearteye.api.services.ecgs`, and returns what it got; the
-route's output schema shapes the JSON. A record of another user answers 404 exactly like a
+route's output schema shapes the JSON. A record of another team answers 404 exactly like a
 record that does not exist.
 
 ``GET /history`` without ``page`` and ``per_page`` returns the whole list, as the original API
@@ -66,6 +66,8 @@ def predict(form):
         age=form.get("age"),
         gender=form.get("gender"),
         notes=form.get("notes"),
+        mrn=form.get("mrn"),
+        birth_date=form.get("birth_date"),
     )
     files = [(f.filename or "", f.read()) for f in form["file"]]
     ecg, _summary = ecgs.create_ecg(current_user, patient, files)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from apiflask import Schema
 from apiflask.fields import (
     Boolean,
+    Date,
     DateTime,
     Dict,
     Email,
@@ -27,7 +28,9 @@ from apiflask.fields import File as FileField
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import EXCLUDE, ValidationError, missing, pre_load
 
+from hearteye.api.models import ROLES
 from hearteye.api.plot_links import plot_url
+from hearteye.api.services.review import MAX_STATEMENTS, current_reading, machine_reading
 
 MAX_NOTES = 10_000
 
@@ -110,6 +113,13 @@ class RegisterIn(_In):
         load_only=True,
         validate=Length(8, 256, error="the password must be 8 to 256 characters long"),
     )
+    invitation = String(
+        load_default=None,
+        allow_none=True,
+        load_only=True,
+        validate=[Length(1, 128), _no_nul],
+        metadata={"description": "an invitation token from a team's admin: join that team"},
+    )
 
 
 class RegisterOut(Schema):
@@ -166,6 +176,16 @@ class PredictIn(_In):
     age = Integer(load_default=None, allow_none=True, validate=Range(0, 120))
     gender = String(load_default=None, allow_none=True, validate=OneOf(["M", "F", "O"]))
     notes = String(load_default=None, allow_none=True, validate=[Length(max=MAX_NOTES), _no_nul])
+    mrn = String(
+        load_default=None,
+        allow_none=True,
+        validate=[Length(1, 64), Regexp(r"^[^\x00-\x1f\x7f]+$", error="no control characters")],
+        metadata={
+            "description": "the team's patient identifier (MRN): files the ECG under that "
+            "patient and compares it with the patient's previous ECG"
+        },
+    )
+    birth_date = Date(load_default=None, allow_none=True, metadata={"description": "YYYY-MM-DD"})
 
     @pre_load
     def _blank_is_missing(self, data, **_kwargs):
@@ -228,10 +248,44 @@ class RecordOut(Schema):
     duration_s = Float(required=True)
     model = String(required=True)
     delineator = String(required=True)
+    status = String(required=True, metadata={"description": "unconfirmed | confirmed"})
+    patient_id = Integer(allow_none=True, metadata={"description": "set when uploaded with an MRN"})
+    uploaded_by = Integer(required=True, attribute="user_id")
+
+
+class _ReadingField(Dict):
+    """The record's reading (statements and overall line): the machine's or the current."""
+
+    def __init__(self, which, **kwargs):
+        super().__init__(**kwargs)
+        self.which = which
+
+    def get_value(self, obj, attr, accessor=None, default=missing):
+        return self.which(obj).to_dict()
 
 
 class RecordDetailOut(RecordOut):
     summary = Dict(required=True, metadata={"description": "the full analysis (Analysis.to_dict)"})
+    comparison = Dict(
+        allow_none=True,
+        metadata={
+            "description": "serial comparison with the patient's previous ECG (null without "
+            "an MRN or an earlier ECG): compared_with (file id), compared_date, text, new, "
+            "resolved, unchanged statements and measurement changes"
+        },
+    )
+    machine_reading = _ReadingField(
+        machine_reading,
+        dump_only=True,
+        metadata={"description": "the analysis's own statements and overall line, never edited"},
+    )
+    reading = _ReadingField(
+        current_reading,
+        dump_only=True,
+        metadata={"description": "the cardiologist's reading when overread, else the machine's"},
+    )
+    confirmed_by = Integer(allow_none=True)
+    confirmed_at = DateTime(allow_none=True, format="iso")
 
 
 class HistoryQuery(_In):
@@ -326,3 +380,117 @@ class HealthOut(Schema):
 
 class StatusOut(Schema):
     status = String(required=True)
+
+
+# ---------------------------------------------------------------------- teams, roles
+
+
+class MemberOut(Schema):
+    id = Integer(required=True)
+    username = String(required=True)
+    email = String(required=True)
+    role = String(required=True)
+
+
+class TeamMemberOut(MemberOut):
+    """A member in the team listing (its own name in the OpenAPI document)."""
+
+
+class TeamOut(Schema):
+    id = Integer(required=True)
+    name = String(required=True)
+    role = String(required=True, metadata={"description": "your role in the team"})
+    members = List(Nested(TeamMemberOut), required=True)
+
+
+class InvitationIn(_In):
+    role = String(required=True, validate=OneOf(ROLES))
+    hours = Float(
+        load_default=None,
+        allow_none=True,
+        validate=Range(0.01, 336),
+        metadata={"description": "hours the token stays valid (default 72, at most 336)"},
+    )
+
+
+class InvitationOut(Schema):
+    token = String(
+        required=True,
+        metadata={
+            "description": "give it to the new member (POST /auth/register `invitation`); "
+            "shown once, single-use"
+        },
+    )
+    role = String(required=True, attribute="invitation.role")
+    expires_at = DateTime(required=True, format="iso", attribute="invitation.expires_at")
+
+
+class RoleIn(_In):
+    role = String(required=True, validate=OneOf(ROLES))
+
+
+# -------------------------------------------------------------------------- patients
+
+
+class PatientOut(Schema):
+    id = Integer(required=True, attribute="patient.id")
+    mrn = String(required=True, attribute="patient.mrn")
+    name = String(required=True, attribute="patient.name")
+    birth_date = Date(allow_none=True, attribute="patient.birth_date")
+    age = Integer(allow_none=True, attribute="patient.age")
+    sex = String(allow_none=True, attribute="patient.sex")
+    n_ecgs = Integer(required=True)
+    last_ecg_at = DateTime(allow_none=True, format="iso")
+
+
+class PatientQuery(_In):
+    search = String(load_default="", validate=[Length(max=200), _no_nul])
+
+
+class PatientEcgOut(RecordOut):
+    comparison = Dict(allow_none=True)
+
+
+# --------------------------------------------------------------------------- review
+
+
+class StatementIn(_In):
+    text = String(required=True, validate=[Length(1, 500), _no_nul])
+    code = String(load_default=None, allow_none=True, validate=[Length(max=64), _no_nul])
+    severity = String(load_default=None, allow_none=True, validate=[Length(max=32), _no_nul])
+
+
+class ReadingIn(_In):
+    statements = List(Nested(StatementIn), required=True, validate=Length(max=MAX_STATEMENTS))
+    overall = String(load_default="", validate=[Length(max=1000), _no_nul])
+
+
+class ConfirmIn(_In):
+    statements = List(
+        Nested(StatementIn),
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=MAX_STATEMENTS),
+        metadata={"description": "optional: edit and confirm in one step"},
+    )
+    overall = String(load_default=None, allow_none=True, validate=[Length(max=1000), _no_nul])
+
+
+class PageQuery(_In):
+    page = Integer(load_default=1, validate=Range(1, 1_000_000))
+    per_page = Integer(load_default=50, validate=Range(1, 200))
+
+
+class AuditQuery(_In):
+    limit = Integer(load_default=200, validate=Range(1, 1000))
+
+
+class AuditEventOut(Schema):
+    id = Integer(required=True)
+    at = DateTime(required=True, format="iso")
+    actor_id = Integer(allow_none=True)
+    actor_name = String(required=True)
+    action = String(required=True)
+    ecg_file_id = String(allow_none=True)
+    before = Dict(allow_none=True)
+    after = Dict(allow_none=True)

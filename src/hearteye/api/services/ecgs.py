@@ -1,5 +1,15 @@
 """The ECG service: create (parse -> analyze -> store -> row), find, list, annotate and delete
-a user's ECGs; the display-signal window and the plot of a stored one.
+a team's ECGs; the display-signal window and the plot of a stored one.
+
+Access rule: a record belongs to its uploader's team; every member finds, lists and
+annotates it, and a member of another team gets the same 404 as for a record that does not
+exist. Deleting is for the uploader (while the record is unconfirmed) and the team's admin.
+
+Patients and serial comparison: an upload with an MRN is filed under that patient of the
+team (created on first use, `services.patients`); when the patient has an earlier ECG, the
+new analysis is compared with the newest one (`hearteye.compare`, against its confirmed
+statements when a cardiologist confirmed it) and the result kept as ``comparison``.
+Every change (created, notes, deleted) is audited in the same commit (`hearteye.api.audit`).
 
 Consistency rule: stored files and the database row exist together or not at all. Create
 stores the files first and commits the row last; if anything fails, what was stored is
@@ -22,6 +32,7 @@ import secrets
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import date
 
 import numpy as np
 from flask import current_app
@@ -29,9 +40,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from hearteye.analyze import Analysis, analyze
-from hearteye.api import db
-from hearteye.api.errors import ecg_not_found
-from hearteye.api.models import Ecg, User, utcnow
+from hearteye.api import audit, db
+from hearteye.api.errors import Forbidden, ecg_not_found
+from hearteye.api.models import CONFIRMED, Ecg, Patient, User, utcnow
+from hearteye.api.services import patients as patient_service
 from hearteye.api.storage import (
     UV_PER_MV,
     NotFoundInStorage,
@@ -41,6 +53,7 @@ from hearteye.api.storage import (
     ecg_keys,
     encode_display,
 )
+from hearteye.compare import compare
 from hearteye.errors import HeartEyeError
 from hearteye.io import ReadLimits, UploadLimits, parse_upload
 from hearteye.jsonutil import json_safe
@@ -61,6 +74,8 @@ class PatientForm:
     age: int | None
     gender: str | None  # "M" | "F" | "O"
     notes: str | None
+    mrn: str | None = None  # the team's patient identifier; None: no patient record
+    birth_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +150,9 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
         storage.put(keys.display, display, "application/octet-stream")
         if png is not None:
             storage.put(keys.plot, png, "image/png")
+        _file_under_patient(s, user, form, row)
         s.add(row)
+        audit.record(s, user, row.team_id, "ecg.created", file_id=file_id, after=_created(row))
         s.commit()
     except BaseException:
         s.rollback()
@@ -143,6 +160,61 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
         _discard(storage, file_id)
         raise
     return row, summary
+
+
+def _file_under_patient(s: Session, user: User, form: PatientForm, row: Ecg) -> None:
+    """With an MRN: the team's patient (made on first use) and the comparison with the
+    patient's newest earlier ECG."""
+    if not form.mrn:
+        return
+    patient = patient_service.get_or_create(
+        s,
+        user.team_id,
+        patient_service.PatientFields(
+            mrn=form.mrn,
+            name=form.patient_name,
+            birth_date=form.birth_date,
+            age=row.age,
+            sex=row.gender,
+        ),
+    )
+    row.patient_id = patient.id
+    previous = _previous_ecg(s, patient)
+    if previous is not None:
+        result = compare(_as_read(previous), row.summary, previous.upload_date)
+        row.comparison = {
+            "compared_with": previous.file_id,
+            "compared_date": previous.upload_date.isoformat(),
+            "compared_status": previous.status,
+            **result.to_dict(),
+        }
+
+
+def _previous_ecg(s: Session, patient: Patient) -> Ecg | None:
+    q = (
+        select(Ecg)
+        .where(Ecg.patient_id == patient.id, Ecg.team_id == patient.team_id)
+        .order_by(Ecg.upload_date.desc(), Ecg.id.desc())
+        .limit(1)
+    )
+    return s.execute(q).scalar_one_or_none()
+
+
+def _as_read(ecg: Ecg) -> dict:
+    """The record's summary with the statements a cardiologist confirmed, if any."""
+    summary = dict(ecg.summary or {})
+    if ecg.status == CONFIRMED and ecg.overread:
+        summary["statements"] = ecg.overread.get("statements") or []
+    return summary
+
+
+def _created(row: Ecg) -> dict:
+    return {
+        "patient_name": row.patient_name,
+        "patient_id": row.patient_id,
+        "classification": row.classification,
+        "status": row.status,
+    }
 
 
 def _discard(storage: Storage, file_id: str) -> None:
@@ -224,6 +296,8 @@ def _row(
     return Ecg(
         file_id=file_id,
         user_id=user.id,
+        team_id=user.team_id,
+        status="unconfirmed",
         patient_name=form.patient_name,
         age=_age(form, record),
         gender=_gender(form, record),
@@ -269,7 +343,7 @@ def find(user: User, file_id: str) -> Ecg:
         raise ecg_not_found(file_id)
     ecg = (
         db.session()
-        .execute(select(Ecg).where(Ecg.file_id == file_id, Ecg.user_id == user.id))
+        .execute(select(Ecg).where(Ecg.file_id == file_id, Ecg.team_id == user.team_id))
         .scalar_one_or_none()
     )
     if ecg is None:
@@ -278,7 +352,7 @@ def find(user: User, file_id: str) -> Ecg:
 
 
 def ecg_by_file_id(file_id: str) -> Ecg:
-    """Any user's record (for a signed plot link, whose signature is the authorisation)."""
+    """Any team's record (for a signed plot link, whose signature is the authorisation)."""
     if not _plausible(file_id):
         raise ecg_not_found(file_id)
     ecg = db.session().execute(select(Ecg).where(Ecg.file_id == file_id)).scalar_one_or_none()
@@ -288,10 +362,14 @@ def ecg_by_file_id(file_id: str) -> Ecg:
 
 
 def history_query(user: User, search: str, with_summary: bool = False) -> Select:
-    """The user's records matching ``search`` (patient name or file id, a literal substring,
+    """The team's records matching ``search`` (patient name or file id, a literal substring,
     case-insensitive), without their summaries unless ``with_summary`` (lists never show
     them; an export that does loads them in the same query rather than one by one)."""
-    query = select(Ecg).where(Ecg.user_id == user.id)
+    query = (
+        select(Ecg)
+        .where(Ecg.team_id == user.team_id)
+        .options(defer(Ecg.comparison), defer(Ecg.overread))
+    )
     if not with_summary:
         query = query.options(defer(Ecg.summary))
     term = search.strip()
@@ -368,14 +446,44 @@ def stream_history(user: User, search: str, with_summary: bool = False) -> Histo
 
 def set_notes(user: User, file_id: str, notes: str | None) -> Ecg:
     ecg = find(user, file_id)
-    ecg.notes = notes
-    db.session().commit()
+    if ecg.notes != notes:
+        s = db.session()
+        audit.record(
+            s,
+            user,
+            ecg.team_id,
+            "ecg.notes_changed",
+            file_id=file_id,
+            before={"notes": ecg.notes},
+            after={"notes": notes},
+        )
+        ecg.notes = notes
+        s.commit()
     return ecg
+
+
+def may_delete(user: User, ecg: Ecg) -> bool:
+    """The team's admin, or the uploader while nobody has confirmed the record."""
+    return user.may("manage_team") or (ecg.user_id == user.id and ecg.status != CONFIRMED)
 
 
 def delete(user: User, file_id: str) -> None:
     ecg = find(user, file_id)
+    if not may_delete(user, ecg):
+        raise Forbidden(
+            "only the team's admin, or the uploader before confirmation, may delete a record",
+            code="role_forbidden",
+            details={"file_id": file_id, "role": user.role},
+        )
     s = db.session()
+    audit.record(
+        s,
+        user,
+        ecg.team_id,
+        "ecg.deleted",
+        file_id=file_id,
+        before={**_created(ecg), "notes": ecg.notes},
+    )
     s.delete(ecg)
     s.commit()
     _discard(_services().storage, file_id)

@@ -12,7 +12,8 @@ import json
 
 from flask import Response
 
-from hearteye.api.models import Ecg
+from hearteye.api import db
+from hearteye.api.models import CONFIRMED, Ecg, User
 from hearteye.api.services import ecgs
 from hearteye.export import csv as csv_export
 from hearteye.export.dicom import to_dicom
@@ -31,9 +32,21 @@ def _patient(ecg: Ecg) -> dict:
     return {"name": ecg.patient_name, "age": ecg.age, "gender": ecg.gender}
 
 
+def _confirmation(ecg: Ecg) -> dict | None:
+    """Who confirmed the record and when (the report then says so instead of UNCONFIRMED)."""
+    if ecg.status != CONFIRMED or ecg.confirmed_at is None:
+        return None
+    who = db.session().get(User, ecg.confirmed_by) if ecg.confirmed_by else None
+    return {"by": who.username if who else "a cardiologist", "at": ecg.confirmed_at}
+
+
 def report_pdf(ecg: Ecg, paper: str) -> Response:
     pdf = render_pdf(
-        ecgs.stored_analysis(ecg), patient=_patient(ecg), paper=paper, uploaded=ecg.upload_date
+        ecgs.stored_analysis(ecg),
+        patient=_patient(ecg),
+        paper=paper,
+        uploaded=ecg.upload_date,
+        confirmation=_confirmation(ecg),
     )
     return attachment(pdf, "application/pdf", f"ecg-{ecg.file_id}.pdf")
 

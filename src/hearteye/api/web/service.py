@@ -17,7 +17,7 @@ from hearteye.api import db
 from hearteye.api.auth import authenticate, create_user
 from hearteye.api.models import Ecg, User
 from hearteye.api.schemas import LeadsOut
-from hearteye.api.services import ecgs
+from hearteye.api.services import ecgs, patients, review, teams
 
 PatientForm = ecgs.PatientForm
 create_ecg = ecgs.create_ecg
@@ -25,6 +25,19 @@ find = ecgs.find
 set_notes = ecgs.set_notes
 delete = ecgs.delete
 plot_png = ecgs.plot_png
+may_delete = ecgs.may_delete
+patient_listing = patients.listing
+patient_ecgs = patients.ecgs
+worklist = review.worklist
+machine_reading = review.machine_reading
+current_reading = review.current_reading
+set_reading = review.set_reading
+confirm = review.confirm
+audit_trail = review.trail
+team_of = teams.team_of
+team_members = teams.members
+invite = teams.invite
+set_role = teams.set_role
 
 
 def confidence(ecg: Ecg) -> float:
@@ -40,6 +53,19 @@ def leads_payload(ecg: Ecg) -> dict:
 
 __all__ = [
     "HistoryQuery",
+    "invite",
+    "set_role",
+    "team_members",
+    "team_of",
+    "audit_trail",
+    "confirm",
+    "current_reading",
+    "machine_reading",
+    "may_delete",
+    "patient_ecgs",
+    "patient_listing",
+    "set_reading",
+    "worklist",
     "PatientForm",
     "SORTS",
     "VERDICTS",

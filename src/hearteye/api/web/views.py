@@ -29,8 +29,10 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from hearteye.api.errors import Conflict, error_response
+from hearteye.api.models import ROLES
 from hearteye.api.schemas import MAX_NOTES, PredictIn, RegisterIn
 from hearteye.api.services import exports as files
+from hearteye.api.services.teams import InvitationInvalid
 from hearteye.api.web import WEB_CSP, bp, present, service
 from hearteye.api.web.session import (
     check_csrf,
@@ -177,9 +179,11 @@ def signup_page():
 @bp.post("/signup")
 def signup():
     values = {k: request.form.get(k, "") for k in ("username", "email")}
+    invitation = request.form.get("invitation", "").strip() or None
     try:
         body = RegisterIn().load(
-            {**values, "password": request.form.get("password", "")}, unknown="exclude"
+            {**values, "password": request.form.get("password", ""), "invitation": invitation},
+            unknown="exclude",
         )
     except ValidationError as exc:
         errors = {k: " ".join(map(str, v)) for k, v in exc.messages.items()}
@@ -188,9 +192,12 @@ def signup():
         errors = {"password2": "The two passwords differ."}
         return render_template("signup.html", values=values, errors=errors), 400
     try:
-        service.create_user(body["username"], body["email"], body["password"])
+        service.create_user(body["username"], body["email"], body["password"], invitation)
     except Conflict as exc:
         return render_template("signup.html", values=values, errors={"form": exc.message}), 409
+    except InvitationInvalid as exc:
+        errors = {"invitation": exc.message}
+        return render_template("signup.html", values=values, errors=errors), 400
     flash("Account created. Sign in with your new user name and password.", "success")
     return redirect(url_for("web.signin_page"))
 
@@ -227,6 +234,8 @@ def upload():
         age=form.get("age"),
         gender=form.get("gender"),
         notes=form.get("notes"),
+        mrn=form.get("mrn"),
+        birth_date=form.get("birth_date"),
     )
     files = [(f.filename or "", f.read()) for f in form["file"]]
     ecg, _summary = service.create_ecg(g.user, patient, files)
@@ -290,6 +299,12 @@ def record(file_id: str):
         amplitude_rows=amplitude_rows,
         has_device="device_measurements" in summary,
         has_interpretation="statements" in summary or "interpretation" in summary,
+        machine=service.machine_reading(ecg),
+        reading=service.current_reading(ecg),
+        comparison=ecg.comparison,
+        trail=service.audit_trail(g.user, file_id),
+        may_confirm=g.user.may("confirm"),
+        may_delete=service.may_delete(g.user, ecg),
     )
 
 
@@ -353,3 +368,104 @@ def delete(file_id: str):
     service.delete(g.user, file_id)
     flash("The ECG was deleted.", "success")
     return redirect(url_for("web.history"))
+
+
+# ------------------------------------------------------------------ clinic workflow
+# Under /clinic/: /worklist and /patients are the JSON API's (bearer token) paths.
+
+
+@bp.get("/clinic/worklist")
+@signed_in
+def worklist():
+    page = max(1, min(_int(request.args.get("page"), 1), 1_000_000))
+    rows, total = service.worklist(g.user, page, PER_PAGE)
+    return render_template(
+        "worklist.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / PER_PAGE)),
+    )
+
+
+@bp.get("/clinic/patients")
+@signed_in
+def patients():
+    search = request.args.get("q", "").replace("\x00", "")[:200]
+    return render_template(
+        "patients.html", rows=service.patient_listing(g.user, search), search=search
+    )
+
+
+@bp.get("/clinic/patients/<int:patient_id>")
+@signed_in
+def patient(patient_id: int):
+    person, rows = service.patient_ecgs(g.user, patient_id)
+    return render_template("patient.html", patient=person, rows=rows)
+
+
+def _reading_form() -> tuple[list[dict], str] | None:
+    """The overread form: one statement per line, and the overall line; None if too long."""
+    lines = [" ".join(line.split()) for line in request.form.get("statements", "").splitlines()]
+    statements = [{"text": line} for line in lines if line]
+    overall = " ".join(request.form.get("overall", "").split())
+    if len(statements) > 50 or any(len(s["text"]) > 500 for s in statements):
+        return None
+    if len(overall) > 1000 or "\x00" in request.form.get("statements", "") + overall:
+        return None
+    return statements, overall
+
+
+@bp.post("/records/<file_id>/reading")
+@signed_in
+def reading(file_id: str):
+    parsed = _reading_form()
+    if parsed is None:
+        flash("At most 50 statements of 500 characters, and an overall line of 1000.", "error")
+    elif request.form.get("action") == "confirm":
+        service.confirm(g.user, file_id, *parsed)
+        flash("The reading is confirmed.", "success")
+    else:
+        service.set_reading(g.user, file_id, *parsed)
+        flash("The reading is saved (not confirmed).", "success")
+    return redirect(url_for("web.record", file_id=file_id) + "#reading")
+
+
+@bp.get("/clinic/team")
+@signed_in
+def team():
+    return _team_page()
+
+
+def _team_page(invitation=None, status: int = 200):
+    return render_template(
+        "team.html",
+        team=service.team_of(g.user),
+        members=service.team_members(g.user),
+        roles=ROLES,
+        may_manage=g.user.may("manage_team"),
+        invitation=invitation,
+    ), status
+
+
+@bp.post("/clinic/team/invitations")
+@signed_in
+def team_invite():
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        flash("Choose a role for the invitation.", "error")
+        return redirect(url_for("web.team"))
+    # The token is shown on this one page, once; only its hash is stored.
+    return _team_page(invitation=service.invite(g.user, role, None), status=201)
+
+
+@bp.post("/clinic/team/members/<int:user_id>/role")
+@signed_in
+def team_role(user_id: int):
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        flash("Choose one of the roles.", "error")
+    else:
+        member = service.set_role(g.user, user_id, role)
+        flash(f"{member.username} is now {member.role}.", "success")
+    return redirect(url_for("web.team"))
