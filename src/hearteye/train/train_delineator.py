@@ -12,7 +12,10 @@ What happens:
 1. load train and val; every window becomes 12 lead-rows sharing one record context;
 2. each step draws a batch of windows, a random crop (time shift), a random lead subset
    (lead dropout: 1..12 leads, so the model works on single- and 3-lead devices) and, if
-   enabled, noise / baseline wander / mains augmentation;
+   enabled, noise / baseline wander / mains augmentation; with ``--device-augment`` also
+   what other devices do (`device_augment`: NST-type noise, pass bands, sampling-rate
+   round trips, sign flips; `hearteye.train.degrade`), and selection on degraded val windows
+   too (`val_sets`);
 3. masked binary cross-entropy: samples outside the annotated region teach nothing;
 4. every ``eval_every`` steps the val windows are delineated (same post-processing as serving)
    and scored with the evaluator's protocol; the best val score is kept, training stops after
