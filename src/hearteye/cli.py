@@ -240,11 +240,22 @@ def delineate(path: str, as_json: bool, model: str | None) -> None:
 @click.option("--max-steps", default=None, type=int, help="Training steps (default: TrainConfig).")
 @click.option("--max-minutes", default=None, type=float, help="Wall-clock cap.")
 @click.option("--augment/--no-augment", default=True, show_default=True)
-def train_delineator(data, out, seed, threads, max_steps, max_minutes, augment) -> None:
+@click.option(
+    "--device-augment",
+    is_flag=True,
+    help="Also other rates, pass bands, NST-type noise, sign flips, 1-3 lead inputs; "
+    "select on clean + degraded val windows (train_delineator.DEVICE_AUGMENT).",
+)
+def train_delineator(
+    data, out, seed, threads, max_steps, max_minutes, augment, device_augment
+) -> None:
     """Train the delineation U-Net (needs the [train] extra) and export it to ONNX."""
-    from hearteye.train.train_delineator import TrainConfig, train
+    from hearteye.train.train_delineator import DEVICE_AUGMENT, TrainConfig, train
 
     cfg = TrainConfig(data=data, out=out, seed=seed, threads=threads, augment=augment)
+    if device_augment:
+        for key, value in DEVICE_AUGMENT.items():
+            setattr(cfg, key, value)
     if max_steps is not None:
         cfg.max_steps = max_steps
     if max_minutes is not None:
@@ -283,6 +294,49 @@ def evaluate_delineator(split_csv, model, out, card) -> None:
     )
     if card:
         update_model_card(card, table)
+    click.echo(table)
+
+
+@main.command("evaluate-robustness")
+@click.option(
+    "--split-csv",
+    default="hearteye-data/splits/ludb/val_records.csv",
+    show_default=True,
+    help="LUDB split CSV (choose on val; the test split only reports).",
+)
+@click.option("--model", type=click.Path(dir_okay=False), default=None)
+@click.option("--out", default=None, help="Write the per-condition report as JSON.")
+@click.option("--baseline", default=None, help="A report JSON to show side by side (a -> b).")
+@click.option("--condition", "names", multiple=True, help="Only these conditions (repeatable).")
+@click.option("--limit", default=None, type=int, help="Only the first N records of the split.")
+@click.option("--seed", default=0, show_default=True, help="Noise seed (per record, condition).")
+@click.option(
+    "--card",
+    default="",
+    help="Model card whose robustness table is rewritten (e.g. src/hearteye/models/MODEL_CARD.md).",
+)
+def evaluate_robustness(split_csv, model, out, baseline, names, limit, seed, card) -> None:
+    """The LUDB protocol on records resampled to other rates, band-limited, noisy, two-lead."""
+    from hearteye.train import robustness
+
+    unknown = set(names) - set(robustness.CONDITION_NAMES)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown {sorted(unknown)}; known: {list(robustness.CONDITION_NAMES)}",
+            param_hint="--condition",
+        )
+    conds = tuple(c for c in robustness.CONDITIONS if not names or c.name in names)
+    report = robustness.evaluate(split_csv, model, conds, seed=seed, limit=limit)
+    if out:
+        robustness.write(report, out)
+    base = json.loads(Path(baseline).read_text()) if baseline else None
+    title = robustness.table_title(report, base)
+    table = robustness.markdown_table(report, base)
+    if card:
+        from hearteye.train.model_card import replace_section
+
+        replace_section(card, "delineation-robustness", f"{title}\n\n{table}")
+    click.echo(title)
     click.echo(table)
 
 

@@ -12,7 +12,10 @@ What happens:
 1. load train and val; every window becomes 12 lead-rows sharing one record context;
 2. each step draws a batch of windows, a random crop (time shift), a random lead subset
    (lead dropout: 1..12 leads, so the model works on single- and 3-lead devices) and, if
-   enabled, noise / baseline wander / mains augmentation;
+   enabled, noise / baseline wander / mains augmentation; with ``--device-augment`` also
+   what other devices do (`device_augment`: NST-type noise, pass bands, sampling-rate
+   round trips, sign flips; `hearteye.train.degrade`), and selection on degraded val windows
+   too (`val_sets`);
 3. masked binary cross-entropy: samples outside the annotated region teach nothing;
 4. every ``eval_every`` steps the val windows are delineated (same post-processing as serving)
    and scored with the evaluator's protocol; the best val score is kept, training stops after
@@ -33,6 +36,7 @@ from torch.nn import functional as F
 
 from hearteye.delineate.postprocess import beats_from_probs, boundaries, runs
 from hearteye.delineate.unet import CHANNELS, LeadUNet, count_params, export_onnx
+from hearteye.train import degrade
 from hearteye.train.evaluate_delineator import Evaluator
 
 FS = 500.0
@@ -66,7 +70,28 @@ class TrainConfig:
     noise_sd: float = 0.15  # max Gaussian noise SD (signal is z-scored: SD 1)
     wander: float = 0.5  # max baseline wander amplitude
     mains: float = 0.1  # max 50/60 Hz amplitude
+    # other devices (hearteye.train.degrade), each drawn per window; 0 turns one off
+    p_resample: float = 0.0  # recorded at one of `device_rates` and resampled back
+    device_rates: tuple[float, ...] = (100.0, 250.0, 360.0, 1000.0)
+    p_band: float = 0.0  # a device pass band: AC-coupling high-pass and/or low-pass
+    p_noise: float = 0.0  # NST-type noise (wander, electrode motion, muscle), random mix
+    snr_db: tuple[float, float] = (3.0, 24.0)  # SNR range of that noise (NST convention)
+    p_invert: float = 0.0  # per lead-row sign flip (reversed electrodes, aVR-like leads)
+    few_leads: float = 0.0  # share of lead-dropout batches with 1-3 leads (ambulatory)
+    robust_val: bool = False  # select on clean + degraded val windows (see `val_sets`)
     extra: dict = field(default_factory=dict)
+
+
+# The augmentation for other devices, rates and noise (`hearteye train-delineator
+# --device-augment`), selected on clean + degraded val windows.
+DEVICE_AUGMENT = {
+    "p_resample": 0.4,
+    "p_band": 0.3,
+    "p_noise": 0.5,
+    "p_invert": 0.1,
+    "few_leads": 0.5,
+    "robust_val": True,
+}
 
 
 def load_split(folder: Path):
@@ -99,12 +124,38 @@ def augment(x: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.nda
     return out
 
 
+LOW_CUTS = (None, 0.05, 0.5)  # AC-coupling high-pass of front ends (Hz)
+HIGH_CUTS = (None, 40.0, 100.0)  # monitor and diagnostic low-pass (Hz)
+
+
+def device_augment(x: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> np.ndarray:
+    """Per window, in a device's order: noise at the electrodes, the front end's pass band,
+    the converter's rate (`hearteye.train.degrade`); then per lead-row sign flips."""
+    out = np.asarray(x, np.float64).copy()
+    for w in range(len(out)):
+        if rng.random() < cfg.p_noise:
+            snr = rng.uniform(*cfg.snr_db)
+            weights = rng.dirichlet(np.ones(len(degrade.NOISE_TYPES)))
+            out[w] = degrade.add_noise(out[w], FS, snr, rng, weights=tuple(weights))
+        if rng.random() < cfg.p_band:
+            low = LOW_CUTS[rng.integers(len(LOW_CUTS))]
+            high = HIGH_CUTS[rng.integers(len(HIGH_CUTS))]
+            out[w] = degrade.band_limit(out[w], FS, low, high)
+        if rng.random() < cfg.p_resample:
+            rate = cfg.device_rates[rng.integers(len(cfg.device_rates))]
+            out[w] = degrade.resample_round_trip(out[w], FS, rate)
+    if cfg.p_invert > 0:
+        out *= np.where(rng.random(out.shape[:2] + (1,)) < cfg.p_invert, -1.0, 1.0)
+    return out.astype(np.float32)
+
+
 def draw_batch(x, y, m, rng: np.random.Generator, cfg: TrainConfig):
     n, n_leads_all, t = x.shape
     idx = rng.choice(n, size=min(cfg.batch_windows, n), replace=False)
     start = rng.integers(0, t - cfg.crop + 1, size=len(idx))
     if rng.random() < cfg.lead_dropout:
-        k = int(rng.integers(1, n_leads_all + 1))
+        few = cfg.few_leads > 0 and rng.random() < cfg.few_leads
+        k = int(rng.integers(1, 4 if few else n_leads_all + 1))
     else:
         k = n_leads_all
     leads = np.stack([rng.choice(n_leads_all, size=k, replace=False) for _ in idx])
@@ -113,6 +164,8 @@ def draw_batch(x, y, m, rng: np.random.Generator, cfg: TrainConfig):
     yb = np.stack([y[i][leads[j]][:, :, sl[j]] for j, i in enumerate(idx)])
     mb = np.stack([m[i][leads[j]][:, sl[j]] for j, i in enumerate(idx)])
     if cfg.augment:
+        if max(cfg.p_noise, cfg.p_band, cfg.p_resample, cfg.p_invert) > 0:
+            xb = device_augment(xb, rng, cfg)
         xb = augment(xb, rng, cfg)
     return torch.from_numpy(xb), torch.from_numpy(yb.astype(np.float32)), torch.from_numpy(mb)
 
@@ -161,6 +214,41 @@ def score(prob: np.ndarray, y: np.ndarray, m: np.ndarray) -> dict:
     }
 
 
+VAL_LEADS_TWO = (1, 10)  # II and V5 in LUDB's order: the usual two ambulatory leads
+
+
+def val_sets(xv, yv, mv, cfg: TrainConfig) -> dict[str, tuple]:
+    """The windows the model is selected on: the clean val split and, with ``robust_val``,
+    the same windows as a two-lead 250 Hz ambulatory device with a 0.5-40 Hz front end and
+    12 dB of mixed noise would give them (all 12 leads, and leads II + V5 alone). Fixed seed,
+    so every evaluation sees the same degraded windows."""
+    sets = {"clean": (xv, yv, mv)}
+    if cfg.robust_val:
+        rng = np.random.default_rng(cfg.seed + 1)
+        xd = degrade.add_noise(xv.astype(np.float64), FS, 12.0, rng)
+        xd = degrade.resample_round_trip(degrade.band_limit(xd, FS, 0.5, 40.0), FS, 250.0)
+        xd = xd.astype(np.float32)
+        two = list(VAL_LEADS_TWO)
+        sets["device"] = (xd, yv, mv)
+        sets["device_II_V5"] = (
+            np.ascontiguousarray(xd[:, two]),
+            np.ascontiguousarray(yv[:, two]),
+            np.ascontiguousarray(mv[:, two]),
+        )
+    return sets
+
+
+def score_sets(model, sets: dict[str, tuple]) -> dict:
+    """`score` on every val set; the selection score is their mean."""
+    per = {name: score(predict_windows(model, x), y, m) for name, (x, y, m) in sets.items()}
+    out = dict(per["clean"])
+    out["score"] = float(np.mean([s["score"] for s in per.values()]))
+    out["sets"] = {name: {"f1": s["f1"], "f1_strict": s["f1_strict"]} for name, s in per.items()}
+    if len(per) > 1:
+        out["robust"] = {name: s["per_boundary"] for name, s in per.items() if name != "clean"}
+    return out
+
+
 def train(cfg: TrainConfig) -> dict:
     t0 = time.time()
     torch.manual_seed(cfg.seed)
@@ -169,6 +257,7 @@ def train(cfg: TrainConfig) -> dict:
     data = Path(cfg.data)
     xt, yt, mt = load_split(data / cfg.train_split)
     xv, yv, mv = load_split(data / cfg.val_split)
+    sets = val_sets(xv, yv, mv, cfg)
     print(f"train {xt.shape[0]} windows, val {xv.shape[0]} windows, leads {xt.shape[1]}")
 
     model = LeadUNet(
@@ -192,20 +281,22 @@ def train(cfg: TrainConfig) -> dict:
         sched.step()
 
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            s = score(predict_windows(model, xv), yv, mv)
+            s = score_sets(model, sets)
             minutes = (time.time() - t0) / 60
-            history.append(
-                {
-                    "step": step,
-                    "loss": loss.item(),
-                    "minutes": round(minutes, 2),
-                    "val_f1": s["f1"],
-                    "val_f1_strict": s["f1_strict"],
-                }
-            )
+            entry = {
+                "step": step,
+                "loss": loss.item(),
+                "minutes": round(minutes, 2),
+                "val_f1": s["f1"],
+                "val_f1_strict": s["f1_strict"],
+            }
+            if len(sets) > 1:
+                entry["val_sets"] = s["sets"]
+            history.append(entry)
+            extra = "".join(f" {k} {v['f1']:.4f}" for k, v in s["sets"].items() if k != "clean")
             print(
                 f"step {step:5d} loss {loss.item():.4f} val F1 {s['f1']:.4f} "
-                f"strict {s['f1_strict']:.4f} ({minutes:.1f} min)",
+                f"strict {s['f1_strict']:.4f}{extra} ({minutes:.1f} min)",
                 flush=True,
             )
             if s["score"] > best:
@@ -218,7 +309,9 @@ def train(cfg: TrainConfig) -> dict:
                 break
 
     model.load_state_dict(best_state)
-    final = score(predict_windows(model, xv), yv, mv)
+    final = score_sets(model, sets)
+    if len(sets) == 1:
+        final.pop("sets")
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(
