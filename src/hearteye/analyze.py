@@ -101,7 +101,8 @@ class Analysis:
         """The inverse of `to_dict`, given the samples it leaves out: ``signal[lead, sample]``
         in mV at ``data["fs"]`` (a stored display signal may be shorter than the analysed
         one). ``reasons`` and ``analysed_seconds`` may be absent (summaries stored before
-        they existed), as may ``median_beats`` and ``pacing``."""
+        they existed), as may ``median_beats``, ``pacing``, ``statements`` and
+        ``interpretation``."""
         return cls(
             record=data["record"],
             fs=float(data["fs"]),
@@ -119,6 +120,8 @@ class Analysis:
             analysed_seconds=data.get("analysed_seconds"),
             median_beats=data.get("median_beats"),
             pacing=data.get("pacing"),
+            statements=data.get("statements", []),
+            interpretation=data.get("interpretation", {}),
         )
 
 
