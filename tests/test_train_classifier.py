@@ -81,3 +81,17 @@ def test_exported_models_serve_the_training_features(trained):
         assert d.classification == (
             "abnormal" if d.probability_abnormal >= d.threshold else "normal"
         )
+
+
+def test_verdict_threshold_takes_the_best_youden_point_not_the_plateau_edge():
+    """Statements catch three of six positives; the target sensitivity 4/6 is kept by every
+    threshold up to 0.85. Lowering it to 0.70 catches one more positive and costs no normal
+    record, so the rule takes 0.70 (the old rule, the highest threshold keeping the target,
+    took 0.85 and called a 0.70 positive normal for nothing); 0.60 would cost a normal."""
+    from hearteye.train.train_classifier import threshold_for_verdict
+
+    p = np.array([0.85, 0.7, 0.3, 0.95, 0.2, 0.1, 0.2, 0.4, 0.6, 0.1])
+    y = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0])
+    forced = np.array([False, False, False, True, True, True, False, False, False, False])
+    assert threshold_for_verdict(p, y, forced, target=4 / 6) == 0.7
+    assert threshold_for_verdict(p, y, forced, target=1.0) == 0.3  # every positive, Sp 2/4

@@ -235,27 +235,28 @@ def test_history_search_filter_sort_and_pages(client, monkeypatch):
     from hearteye.api.web import views
 
     token = _sign_in(client)
-    # Verdicts of the shipped models: LUDB 24 (LBBB) abnormal, 119 and 1 normal.
-    _upload(client, token, name="Zoe Abnormal", record="24")
+    # Verdicts of the shipped models: LUDB 1 (sinus bradycardia, LVH) and 24 (LBBB) abnormal,
+    # 119 normal.
+    _upload(client, token, name="Zoe Abnormal", record="1")
     _upload(client, token, name="Adam Normal", record="119")
-    _upload(client, token, name="Mia Normal", record="1")
+    _upload(client, token, name="Mia Abnormal", record="24")
 
     def names(query: str) -> list[str]:
         html = client.get("/records" + query).get_data(as_text=True)
         return re.findall(r'<th scope="row"><a href="/records/[^"]+">([^<]+)</a>', html)
 
-    assert names("") == ["Mia Normal", "Adam Normal", "Zoe Abnormal"]  # newest first
-    assert names("?sort=oldest") == ["Zoe Abnormal", "Adam Normal", "Mia Normal"]
-    assert names("?sort=patient") == ["Adam Normal", "Mia Normal", "Zoe Abnormal"]
-    assert names("?verdict=Normal") == ["Mia Normal", "Adam Normal"]
-    assert names("?verdict=Abnormal&sort=patient") == ["Zoe Abnormal"]
-    assert names("?q=mia") == ["Mia Normal"]
+    assert names("") == ["Mia Abnormal", "Adam Normal", "Zoe Abnormal"]  # newest first
+    assert names("?sort=oldest") == ["Zoe Abnormal", "Adam Normal", "Mia Abnormal"]
+    assert names("?sort=patient") == ["Adam Normal", "Mia Abnormal", "Zoe Abnormal"]
+    assert names("?verdict=Normal") == ["Adam Normal"]
+    assert names("?verdict=Abnormal&sort=patient") == ["Mia Abnormal", "Zoe Abnormal"]
+    assert names("?q=mia") == ["Mia Abnormal"]
     assert names("?q=%25") == []  # a typed % matches itself, not everything
     monkeypatch.setattr(views, "PER_PAGE", 2)
     assert names("?sort=patient&page=2") == ["Zoe Abnormal"]
     html = client.get("/records?sort=patient").get_data(as_text=True)
     assert "Page 1 of 2" in html and "page=2" in html
-    assert names("?page=abc") == ["Mia Normal", "Adam Normal"]  # a bad page is page 1
+    assert names("?page=abc") == ["Mia Abnormal", "Adam Normal"]  # a bad page is page 1
 
 
 def test_signup_validates_and_refuses_taken_names(client):
