@@ -61,14 +61,7 @@ def predict(form):
         raise HTTPError(
             400, detail={"form": {"patient_name": ["Missing data for required field."]}}
         )
-    patient = ecgs.PatientForm(
-        patient_name=form["patient_name"].strip(),
-        age=form.get("age"),
-        gender=form.get("gender"),
-        notes=form.get("notes"),
-        mrn=form.get("mrn"),
-        birth_date=form.get("birth_date"),
-    )
+    patient = ecgs.PatientForm.from_form(form)
     files = [(f.filename or "", f.read()) for f in form["file"]]
     ecg, _summary = ecgs.create_ecg(current_user, patient, files)
     return ecg, 201, {"Location": f"/ecg/{ecg.file_id}"}

@@ -77,6 +77,19 @@ class PatientForm:
     mrn: str | None = None  # the team's patient identifier; None: no patient record
     birth_date: date | None = None
 
+    @classmethod
+    def from_form(cls, form: dict) -> PatientForm:
+        """From an upload form validated by `schemas.PredictIn` (the API's and the web app's
+        upload alike)."""
+        return cls(
+            patient_name=form["patient_name"].strip(),
+            age=form.get("age"),
+            gender=form.get("gender"),
+            notes=form.get("notes"),
+            mrn=form.get("mrn"),
+            birth_date=form.get("birth_date"),
+        )
+
 
 @dataclass(frozen=True)
 class LeadsWindow:

@@ -229,14 +229,7 @@ def upload():
         return render_template(
             "upload.html", max_mb=request.max_content_length >> 20, error=message
         ), 400
-    patient = service.PatientForm(
-        patient_name=form["patient_name"].strip(),
-        age=form.get("age"),
-        gender=form.get("gender"),
-        notes=form.get("notes"),
-        mrn=form.get("mrn"),
-        birth_date=form.get("birth_date"),
-    )
+    patient = service.PatientForm.from_form(form)
     files = [(f.filename or "", f.read()) for f in form["file"]]
     ecg, _summary = service.create_ecg(g.user, patient, files)
     url = url_for("web.record", file_id=ecg.file_id)
