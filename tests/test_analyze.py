@@ -156,3 +156,17 @@ def test_global_intervals_agree_with_the_cardiologists(fixtures_dir, name):
         if np.isnan(b):
             continue
         assert abs(a - b) <= tol, (interval, a, b)
+
+
+def test_cli_analyze_prints_the_interpretation_a_reader_sees_first(fixtures_dir):
+    """The text output leads with the verdict, then the overall line and each statement with
+    its severity and code, exactly as the analysis gives them."""
+    path = fixtures_dir / "ludb" / "24.hea"
+    text = CliRunner().invoke(main, ["analyze", str(path)])
+    assert text.exit_code == 0, text.output
+    a = analyze(read_record(path))
+    lines = text.output.splitlines()
+    assert lines[0].startswith(a.classification.upper())
+    assert lines[1] == a.interpretation["overall"]
+    for s in a.statements:
+        assert f"  [{s['severity']}] {s['text']} ({s['code']})" in lines

@@ -479,6 +479,12 @@ def _analyze_one(
         f"{result.classification.upper()}  P(abnormal) = "
         f"{result.probability_abnormal:.2f}  ({result.model})"
     )
+    if result.interpretation.get("overall"):
+        click.echo(result.interpretation["overall"])
+    for s in result.statements:
+        click.echo(f"  [{s['severity']}] {s['text']} ({s['code']})")
+    for alert in result.interpretation.get("alerts", []):
+        click.echo(f"  ALERT: {alert['text']}")
     for name in (
         "heart_rate",
         "pr_interval",
