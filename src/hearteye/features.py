@@ -75,6 +75,21 @@ def _span_ms(beats, start: str, end: str, fs: float) -> list[float]:
     return out
 
 
+def _qt_ms(beats, fs: float, rr_ms: float) -> list[float]:
+    """QT of each beat whose T wave ends before the next QRS begins (or, for the last beat,
+    within the mean RR): a T end past the next QRS is not this beat's (a QT mask run through
+    the flutter waves of a fast rhythm), and one such beat must not become a QT of seconds."""
+    q = sorted((b for b in beats if b.qrs_onset is not None), key=lambda b: b.qrs_onset)
+    out = []
+    for i, b in enumerate(q):
+        if b.t_offset is None or b.t_offset <= b.qrs_onset:
+            continue
+        limit = q[i + 1].qrs_onset if i + 1 < len(q) else b.qrs_onset + rr_ms * fs / 1000.0
+        if b.t_offset < limit:
+            out.append((b.t_offset - b.qrs_onset) * 1000.0 / fs)
+    return out
+
+
 # --- rhythm ---------------------------------------------------------------------------------
 
 
@@ -117,7 +132,7 @@ def intervals(beats, fs: float, rr_ms: float, sex: str | None = None) -> dict[st
     p_dur = _median(_span_ms(beats, "p_onset", "p_offset", fs))
     pr = _median(_span_ms(beats, "p_onset", "qrs_onset", fs))
     qrs = _median(_span_ms(beats, "qrs_onset", "qrs_offset", fs))
-    qt = _median(_span_ms(beats, "qrs_onset", "t_offset", fs))
+    qt = _median(_qt_ms(beats, fs, rr_ms))
     rr_s = rr_ms / 1000.0
     hr = 60.0 / rr_s if rr_s > 0 else NAN
     qtc_high = {"M": 450.0, "F": 460.0}.get(sex or "", 460.0)
