@@ -116,3 +116,15 @@ def test_xml_suffix_alone_decides_nothing_and_walks_find_every_format():
     assert identify("ecg.xml", b"not xml at all") is None  # three formats use .xml
     assert identify("ecg.dcm", b"no preamble").name == "dicom_ecg"
     assert set(record_suffixes()) >= {".hea", ".edf", ".zip", ".xml", ".dcm", ".scp"}
+
+
+def test_record_files_come_from_the_format_table(fixtures_dir):
+    """A WFDB record is its header and signal files (by base name too); any other format is
+    the one file. Batch identity hashes exactly these."""
+    from hearteye.io import record_files
+
+    cinc = fixtures_dir / "cinc"
+    assert record_files(cinc / "A0001.hea") == [cinc / "A0001.hea", cinc / "A0001.mat"]
+    assert record_files(cinc / "A0001") == [cinc / "A0001.hea", cinc / "A0001.mat"]
+    edf = fixtures_dir / "edf" / "ludb_024.edf"
+    assert record_files(edf) == [edf]

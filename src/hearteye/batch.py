@@ -51,6 +51,7 @@ from pathlib import Path
 from hearteye.analyze import load_models
 from hearteye.errors import HeartEyeError
 from hearteye.features import GLOBAL_MEASUREMENTS, MEASUREMENT_UNITS
+from hearteye.io import record_files
 from hearteye.io.registry import record_suffixes
 from hearteye.parallel import default_workers, run_ordered
 from hearteye.version import __version__
@@ -117,18 +118,6 @@ def _manifest(csv_path: Path) -> Iterator[str]:
 
 
 # --------------------------------------------------------------------------- identity
-
-
-def record_files(path: str) -> list[Path]:
-    """The files one record is made of (a WFDB header and its signal files; else itself)."""
-    from hearteye.io.wfdb import wfdb_files
-
-    p = Path(path)
-    if p.suffix.lower() == ".hea" or (not p.exists() and p.with_name(p.name + ".hea").is_file()):
-        return wfdb_files(p)
-    if not p.is_file():
-        raise HeartEyeError(f"no file at {p}", code="file_not_found")
-    return [p]
 
 
 def content_hash(path: str) -> str:

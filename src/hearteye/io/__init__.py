@@ -14,7 +14,8 @@ from hearteye.io._common import ReadLimits
 from hearteye.io.edf import read_edf, read_edf_bytes
 from hearteye.io.registry import FORMATS, Format, head_of, identify, readable_formats, stamped
 from hearteye.io.upload import UploadLimits, parse_upload
-from hearteye.io.wfdb import read_wfdb, read_wfdb_files
+from hearteye.io.wfdb import FORMAT as WFDB_FORMAT
+from hearteye.io.wfdb import read_wfdb, read_wfdb_files, wfdb_files
 from hearteye.record import Record
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "read_edf",
     "read_edf_bytes",
     "read_record",
+    "record_files",
+    "record_path",
     "read_wfdb",
     "read_wfdb_files",
 ]
@@ -41,12 +44,8 @@ def read_record(
     A zip goes through the same checks as an upload (`upload_limits`), so a file on disk
     gets no more trust than one from the network.
     """
-    path = Path(path)
+    path = record_path(path)
     limits = limits or ReadLimits()
-    if not path.exists() and path.with_name(path.name + ".hea").is_file():
-        path = path.with_name(path.name + ".hea")
-    if not path.is_file():
-        raise HeartEyeError(f"no file at {path}", code="file_not_found")
     fmt = identify(path.name, head_of(path))
     if fmt is None:
         raise UnsupportedFormatError(
@@ -57,3 +56,24 @@ def read_record(
         with path.open("rb") as fh:
             return parse_upload([(path.name, fh)], upload_limits or UploadLimits(read=limits))
     return stamped(fmt.read_path(path, limits), fmt)
+
+
+def record_path(path: str | Path) -> Path:
+    """The file that names the record at ``path``: the path itself, or a WFDB record's
+    ``.hea`` when given its base name. Raises ``file_not_found`` when there is none."""
+    path = Path(path)
+    if not path.exists() and path.with_name(path.name + ".hea").is_file():
+        path = path.with_name(path.name + ".hea")
+    if not path.is_file():
+        raise HeartEyeError(f"no file at {path}", code="file_not_found")
+    return path
+
+
+def record_files(path: str | Path, limits: ReadLimits | None = None) -> list[Path]:
+    """The files the record at ``path`` is made of, in a fixed order: a WFDB header and its
+    signal files (as the format table recognises the header), else the file itself."""
+    path = record_path(path)
+    fmt = identify(path.name, head_of(path))
+    if fmt is not None and fmt.name == WFDB_FORMAT:
+        return wfdb_files(path, limits or ReadLimits())
+    return [path]
