@@ -270,7 +270,12 @@ def train_delineator(
     show_default=True,
     help="LUDB split CSV from `hearteye split` (the test split).",
 )
-@click.option("--model", type=click.Path(dir_okay=False), default=None)
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An ONNX model to evaluate alone (default: the shipped delineator with its noise gate).",
+)
 @click.option("--out", default="src/hearteye/models/delineation_eval.json", show_default=True)
 @click.option(
     "--card",
@@ -304,7 +309,12 @@ def evaluate_delineator(split_csv, model, out, card) -> None:
     show_default=True,
     help="LUDB split CSV (choose on val; the test split only reports).",
 )
-@click.option("--model", type=click.Path(dir_okay=False), default=None)
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An ONNX model to evaluate alone (default: the shipped delineator with its noise gate).",
+)
 @click.option("--out", default=None, help="Write the per-condition report as JSON.")
 @click.option("--baseline", default=None, help="A report JSON to show side by side (a -> b).")
 @click.option("--condition", "names", multiple=True, help="Only these conditions (repeatable).")

@@ -40,6 +40,7 @@ from types import MappingProxyType
 import numpy as np
 
 from hearteye.artefacts import models_dir
+from hearteye.delineate.noise_gate import is_noisy
 from hearteye.delineate.points import global_points, lead_points
 from hearteye.delineate.postprocess import Beat, beats_from_probs, global_beats
 from hearteye.record import Record
@@ -52,6 +53,8 @@ from hearteye.signal import (
 )
 
 MODEL_ENV = "HEARTEYE_DELINEATOR_MODEL"
+NOISE_MODEL_ENV = "HEARTEYE_DELINEATOR_NOISE_MODEL"  # "" turns the noise model off
+NOISE_MODEL_NAME = "delineator_noise.onnx"
 WINDOW = 5120  # samples at 500 Hz per window for long records (10.24 s)
 CONTEXT = 512  # samples of context kept on each side of a window's core (1.024 s)
 SINGLE_WINDOW = 6144  # records up to this many samples run as one window
@@ -100,33 +103,75 @@ def default_model_path() -> Path:
     return Path(override) if override else models_dir() / "delineator.onnx"
 
 
+def default_noise_model_path() -> Path | None:
+    """The noise-trained model that noisy windows go to (`hearteye.delineate.noise_gate`),
+    or None where it is not shipped or ``HEARTEYE_DELINEATOR_NOISE_MODEL`` is empty."""
+    override = os.environ.get(NOISE_MODEL_ENV)
+    if override is not None:
+        return Path(override) if override else None
+    path = models_dir() / NOISE_MODEL_NAME
+    return path if path.is_file() else None
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def _version(path: Path) -> str:
+    return f"{path.stem}@sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+
+
 class Delineator:
     """An ONNX Runtime session around the delineation model, plus windowing and stitching."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1) -> None:
-        import onnxruntime as ort
-
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        threads: int = 1,
+        noise_model_path: str | Path | None | bool = True,
+    ) -> None:
+        """``noise_model_path``: the model for noisy windows (`hearteye.delineate.noise_gate`);
+        ``True`` takes the shipped one when ``model_path`` is the shipped model too (a model
+        under evaluation runs alone), ``None`` or ``False`` turns the gate off."""
         path = Path(model_path) if model_path is not None else default_model_path()
         if not path.is_file():
             raise FileNotFoundError(f"delineation model not found at {path} (set {MODEL_ENV})")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        if noise_model_path is True:
+            noise_model_path = default_noise_model_path() if model_path is None else None
+        self.session = _session(path, threads)
+        self.noise_session = None
         meta = self.session.get_modelmeta().custom_metadata_map
         self.multiple = int(meta.get("multiple", 64))
         self.fs = float(meta.get("fs", 500.0))
         self.channels = tuple(meta.get("channels", "P,QRS,QT").split(","))
         self.path = path
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        # Name + content hash: what `Analysis.delineator` reports.
-        self.version = f"{path.stem}@sha256:{digest}"
+        # Name + content hash: what `Analysis.delineator` reports (both models when gated).
+        self.version = _version(path)
+        if noise_model_path:
+            noise_path = Path(noise_model_path)
+            if not noise_path.is_file():
+                raise FileNotFoundError(f"noise model not found at {noise_path}")
+            self.noise_session = _session(noise_path, threads)
+            self.version += "+" + _version(noise_path)
 
     # -- probabilities -------------------------------------------------------------------
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        logits = self.session.run(None, {"signal": np.ascontiguousarray(batch, np.float32)})[0]
-        return 1.0 / (1.0 + np.exp(-logits))
+        """Probabilities of a batch of windows: the clean model's, replaced by the noise
+        model's for each window the gate sends there (`hearteye.delineate.noise_gate`)."""
+        batch = np.ascontiguousarray(batch, np.float32)
+        prob = _sigmoid(self.session.run(None, {"signal": batch})[0])
+        if self.noise_session is not None:
+            noisy = [j for j in range(len(batch)) if is_noisy(batch[j], prob[j], self.fs)]
+            if noisy:
+                logits = self.noise_session.run(None, {"signal": batch[noisy]})[0]
+                prob[noisy] = _sigmoid(logits)
+        return prob
 
     def _check_windows(self, window: int, context: int) -> int:
         if window % self.multiple or window <= 2 * context:
@@ -340,6 +385,10 @@ class Delineator:
             return self.delineate_long(record, config)
         pp = preprocess(record, config or PreprocessConfig())
         return self.delineate_preprocessed(pp, record.fs, **window_kw)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))
 
 
 def _window(x: np.ndarray, a: int, window: int, n: int) -> np.ndarray:

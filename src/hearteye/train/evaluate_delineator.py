@@ -285,7 +285,7 @@ def evaluate_model(
         return out.leads
 
     report = evaluate_ludb(ludb_paths(split_csv), run)
-    report["model"] = str(delineator.path)
+    report["model"] = delineator.version
     report["split_csv"] = str(split_csv)
     report["ms_per_record_incl_preprocessing"] = 1000.0 * float(np.median(seconds))
     return report
