@@ -93,3 +93,26 @@ def test_injected_spikes_need_the_rate_to_see_them():
     rec = Record(signal=x250.astype(np.float32), fs=250.0, leads=tuple(f"L{i}" for i in range(12)))
     p = detect_pacing(rec.signal, rec.fs, [], 500.0)
     assert not p.assessed and p.reason and str(int(MIN_FS)) in p.reason
+
+
+@pytest.mark.parametrize("name", ("72", "95", "104"))
+def test_small_spikes_of_a_paced_train_are_found(ludb_dir, name):
+    """LUDB paced records whose spikes stay under MIN_MV (0.25-0.33 mV at the fourth lead):
+    a train of capturing spikes, and the paced-rhythm statement."""
+    a = analyze(read_record(ludb_dir / f"{name}.hea"))
+    spikes = a.pacing["spikes"]
+    qrs = [b for b in a.beats if b["qrs_onset"] is not None]
+    assert len(spikes) >= len(qrs) // 2
+    assert all(s["capture"] != "none" for s in spikes)
+    assert max(s["amplitude_mv"] for s in spikes) < 0.6
+    assert "PACE" in {s["code"] for s in a.statements}
+
+
+def test_small_residues_of_unpaced_records_are_not_spikes(fixtures_dir, ludb_dir):
+    """Sharp R peaks and notches leave residues of up to ~0.27 mV in four leads (LUDB 164,
+    198); alone, or not in a train, they are not spikes."""
+    for base in (fixtures_dir / "ludb" / "1", ludb_dir / "164", ludb_dir / "198"):
+        rec = read_wfdb(base)
+        d = get_delineator().delineate(rec)
+        assert spike_times(rec.signal, rec.fs, min_mv=0.15)[0].size > 0 or base.name == "1"
+        assert detect_pacing(rec.signal, rec.fs, d.beats, d.fs).spikes == ()

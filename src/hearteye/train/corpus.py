@@ -184,6 +184,9 @@ def slim(measured) -> dict:
         "measurements": measured.measurements,
         "quality": [f.to_dict() for f in measured.quality],
         "features": measured.features(),
+        # Found on the record as read (not the display copy): the paced-rhythm statement.
+        "pacing": measured.pacing.to_dict(),
+        "paced_beats": [t == "paced" for t in measured.beat_types],
     }
 
 

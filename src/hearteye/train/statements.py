@@ -112,6 +112,8 @@ def load(data_root: Path, cache: Path) -> tuple[pd.DataFrame, np.ndarray, list[s
             age,
             sex,
             models=False,
+            pacing=c.get("pacing"),
+            paced_beats=c.get("paced_beats", ()),
         )
         rule_sets.append({s["code"] for s in statements})
         xs.append(np.concatenate([c["features"], evidence_features(ev)]))
