@@ -20,13 +20,16 @@ component, the character set's codec, pydicom's own decoder for ISO 2022 sets) a
 findings with ecgdatakit's rules (measurement codes of SCP-ECG, MDC and LOINC with their
 units, a value for the whole group only as a global measurement, statements from free text
 or coded concepts); the tests prove the same `Record` on every staged file. Transfer
-syntaxes: implicit and explicit VR little endian, explicit big endian, deflated.
+syntaxes: implicit and explicit VR little endian, explicit big endian, deflated (inflated at
+most to the document limit). Waveform Data is taken as pydicom takes it, little-endian words
+whatever the transfer syntax.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import warnings
 import zlib
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -175,6 +178,13 @@ def read_dicom_bytes(
         findings = _findings(ds, index)
     except HeartEyeError:
         raise
+    except _Inflated:
+        raise InvalidRecordError(
+            f"{source}: the deflated DICOM dataset inflates past "
+            f"{limits.max_document_bytes >> 20} MiB; a resting ECG is well under 1 MiB",
+            code="document_too_large",
+            details={"limit_bytes": limits.max_document_bytes},
+        ) from None
     except Exception:  # a truncated element, a value no rule expected: a damaged file
         raise InvalidRecordError(
             f"{source}: the DICOM file is damaged (its elements cannot be read); export it again",
@@ -198,16 +208,21 @@ class _Damaged(Exception):
     """The elements do not fit the bytes (truncated, lengths past the end, too deep)."""
 
 
+class _Inflated(Exception):
+    """A deflated dataset that inflates past the document limit."""
+
+
 class _Dataset:
     """One dataset or sequence item: raw elements by tag (``(vr, bytes)``, a sequence as a
     list of `_Dataset`), converted to values only when read, with the character set in
     force (an item keeps its parent's unless it names its own)."""
 
-    __slots__ = ("elements", "charset")
+    __slots__ = ("elements", "charset", "little")
 
-    def __init__(self, elements: dict, charset: tuple[str, ...]):
+    def __init__(self, elements: dict, charset: tuple[str, ...], little: bool = True):
         self.elements = elements
         self.charset = charset
+        self.little = little
 
     @classmethod
     def read(cls, data: bytes, limits: ReadLimits) -> _Dataset:
@@ -222,7 +237,7 @@ class _Dataset:
             inflater = zlib.decompressobj(-zlib.MAX_WBITS)
             body = inflater.decompress(data[pos:], limits.max_document_bytes)
             if inflater.unconsumed_tail:
-                raise _Damaged
+                raise _Inflated
             data, pos = body, 0
         walker = _Walker(data, explicit=syntax != _IMPLICIT, little=syntax != _BIG_ENDIAN)
         return walker.dataset(pos, len(data), 0, ())
@@ -249,7 +264,7 @@ class _Dataset:
             return el
         vr, raw = el
         vr = vr if vr not in (None, "UN") else _VR[_TAG[name]]
-        return _convert(vr, raw, self.charset)
+        return _convert(vr, raw, self.charset, self.little)
 
     def text(self, name: str) -> str:
         """ecgdatakit's ``_text``: a value stripped, several joined with "; "."""
@@ -280,7 +295,7 @@ class _Walker:
     bytes that remain; nesting at most 16 deep."""
 
     def __init__(self, data: bytes, explicit: bool, little: bool):
-        self.data, self.explicit = data, explicit
+        self.data, self.explicit, self.little = data, explicit, little
         order = "<" if little else ">"
         self.tag_vr_short = struct.Struct(order + "HH2sH").unpack_from
         self.tag_long = struct.Struct(order + "HHI").unpack_from
@@ -308,7 +323,7 @@ class _Walker:
 
     def dataset(self, pos: int, end: int, depth: int, charset: tuple[str, ...]) -> _Dataset:
         elements: dict = {}
-        ds = _Dataset(elements, charset)
+        ds = _Dataset(elements, charset, self.little)
         self._elements(ds, pos, end, depth)
         return ds
 
@@ -369,7 +384,7 @@ class _Walker:
                 return items, pos
             if tag != _ITEM:
                 raise _Damaged
-            ds = _Dataset({}, parent.charset)
+            ds = _Dataset({}, parent.charset, walker.little)
             if item_length == _UNDEFINED:
                 pos = walker._elements(ds, pos, stop, depth + 1)
             else:
@@ -402,7 +417,9 @@ def _decode(raw: bytes, charset: tuple[str, ...]) -> str:
     from pydicom.charset import convert_encodings, decode_bytes
     from pydicom.values import TEXT_VR_DELIMS
 
-    return decode_bytes(raw, convert_encodings(list(charset)), TEXT_VR_DELIMS)
+    with warnings.catch_warnings():  # an unknown set: pydicom warns (no value quoted), decodes
+        warnings.simplefilter("ignore")
+        return decode_bytes(raw, convert_encodings(list(charset)), TEXT_VR_DELIMS)
 
 
 class _Name(str):
@@ -413,9 +430,9 @@ class _Name(str):
         return self.split("=")[0].split("^")
 
 
-def _convert(vr: str, raw: bytes, charset: tuple[str, ...]):
+def _convert(vr: str, raw: bytes, charset: tuple[str, ...], little: bool = True):
     """pydicom's value: str, int, float or a list of them (several values), None for an
-    empty numeric element."""
+    empty numeric element; bytes for OB and OW, as stored (pydicom swaps no waveform word)."""
     if not raw:
         return (
             ""
@@ -425,7 +442,9 @@ def _convert(vr: str, raw: bytes, charset: tuple[str, ...]):
     if vr in ("US", "SS", "UL", "SL", "FL", "FD"):
         code = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}[vr]
         size = struct.calcsize(code)
-        values = list(struct.unpack(f"<{len(raw) // size}{code}", raw[: len(raw) // size * size]))
+        order = "<" if little else ">"
+        count = len(raw) // size
+        values = list(struct.unpack(f"{order}{count}{code}", raw[: count * size]))
         return values[0] if len(values) == 1 else values
     if vr in _SINGLE_VRS:
         return _decode(raw, charset).rstrip("\0 ")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import binascii
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -240,8 +241,19 @@ def _groups(el: Element) -> dict[str, list[Element]]:
 
 
 def _find_tag(el: Element, tag: str):
-    """Every element named ``tag`` (any case) below ``el``, not looking inside a match: one
-    node, a list of them, or None (xmltodict's ``find_tag``)."""
+    """Every element named ``tag`` (any case) below ``el``, not looking inside a match, as
+    xmltodict's ``find_tag`` returns them: one group of same-parent matches (a node, or a
+    list of nodes), several groups as a list of them, or None.
+
+    The usual case is found at C speed: the name written in one case only, all matches
+    children of one parent; anything else takes the grouped walk."""
+    matches = list(el.iter(tag))
+    if matches and matches[0] is not el:
+        parent = _parent(el, matches[0], tag)
+        if parent is not None and parent.findall(tag) == matches and _one_case(el, tag):
+            return _node(matches[0]) if len(matches) == 1 else [_node(m) for m in matches]
+    elif not matches and _one_case(el, tag):
+        return None
     results: list = []
 
     def collect(node: Element) -> None:
@@ -258,6 +270,27 @@ def _find_tag(el: Element, tag: str):
     return results[0] if len(results) == 1 else results
 
 
+def _parent(root: Element, target: Element, tag: str) -> Element | None:
+    """The parent of ``target`` (an element named ``tag``), found by descending through the
+    child whose subtree holds it."""
+    node = root
+    while True:
+        for child in node:
+            if child is target:
+                return node
+            if any(m is target for m in child.iter(tag)):
+                node = child
+                break
+        else:
+            return None
+
+
+def _one_case(el: Element, tag: str) -> bool:
+    """Whether no element below ``el`` is named ``tag`` in another case."""
+    names = {e.tag for e in el.iter()}
+    return all(name == tag for name in names if name.lower() == tag)
+
+
 def _flatten(node, skip: tuple[str, ...] = ()) -> dict[str, str]:
     """Attributes and single, childless child elements' texts as ``{name: text}``."""
     node = _first(node)
@@ -267,10 +300,12 @@ def _flatten(node, skip: tuple[str, ...] = ()) -> dict[str, str]:
     for key, value in node.attrib.items():
         if key not in skip and key != "xmlns" and value.strip():
             result[key] = value.strip()
-    for key, items in _groups(node).items():
-        if key in skip or len(items) > 1 or len(items[0]):
+    counts = Counter(child.tag for child in node)
+    for child in node:  # document order: first appearances, as xmltodict orders them
+        key = child.tag
+        if key in skip or counts[key] > 1 or len(child):
             continue
-        text = direct_text(items[0])
+        text = (child.text or "").strip()
         if text:
             result[key] = text
     return result
