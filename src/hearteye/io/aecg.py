@@ -6,9 +6,11 @@ I and II. Every lead must hold as many digits as the others. The annotations (gl
 QT, QTc, axes; per-lead ones; statements and who made them) go to ``meta.device``; see
 `hearteye.io._cart`.
 
-Read here, not by `ecgdatakit`, for speed: its reader took 11.5 ms for the 505 kB HL7
+Read here, not by `ecgdatakit`: the library fails the staged real file on speed. Its reader
+took 11.5-12.7 ms for the 505 kB HL7
 example (a pure-Python defusedxml parse, then 60,000 digits split into strings and each
-converted), 37x HeartEye's WFDB reader of the same signal. This module parses once
+converted), 21-25x HeartEye's WFDB reader of the same signal (this module: 4.1-4.7 ms, same
+run; 1.7 ms of it the parse of ~1,460 elements). This module parses once
 (`parse_document`: defusedxml's rules, C speed), converts each lead's digits in one numpy
 call (integers, checked to have been read to their end; anything else, decimals included,
 goes through the exact split-and-convert) and reads the fields HeartEye keeps with

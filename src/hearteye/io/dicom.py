@@ -10,13 +10,15 @@ run of the padding value is missing data. The device's measurements and statemen
 Waveform Annotation Sequence: coded measurements with units, free-text or coded statements),
 the device and the patient go to ``meta.device`` and the meta; see `hearteye.io._cart`.
 
-Read here, not by pydicom and ecgdatakit, for speed. pydicom turns every element into a
+Read here, not by pydicom and ecgdatakit: the libraries fail the staged real files on speed.
+pydicom turns every element into a
 Python object as it reads (4-5 us each): 5.7 ms for the 1,246 elements of a Mortara 10 s
 export before a sample is touched, and ecgdatakit's findings walk over the same objects took
-as long again (11-15 ms a file, 8-9x `wfdb.rdrecord` of the same signal). This module walks
-the elements once (0.5 ms for that file) and converts only the ~40 it reads, as pydicom
-converts them (text split at backslashes and stripped, ``DS`` as float, person names by
-component, the character set's codec, pydicom's own decoder for ISO 2022 sets) and reads the
+as long again (12-16 ms a file, 7-8x `wfdb.rdrecord` of the same signal). This module walks
+the elements once (0.5-0.9 ms for that file; the whole read 1.3-2.1 ms, same run) and
+converts only the ~40 kinds it reads, as pydicom converts them (text split at backslashes
+and stripped, ``DS`` as float, person names by component, the character set's codec,
+pydicom's own decoder for ISO 2022 sets) and reads the
 findings with ecgdatakit's rules (measurement codes of SCP-ECG, MDC and LOINC with their
 units, a value for the whole group only as a global measurement, statements from free text
 or coded concepts); the tests prove the same `Record` on every staged file. Transfer
@@ -709,18 +711,25 @@ def _findings(ds: _Dataset, index: int) -> Findings:
     )
 
 
-def _code(item: _Dataset | None) -> tuple[str, str, str]:
-    """(scheme, value, meaning) of a code sequence item."""
+def _code(item: _Dataset | None) -> tuple[str, str]:
+    """(value, meaning) of a code sequence item."""
     if item is None:
-        return "", "", ""
-    value = item.text("CodeValue") or item.text("LongCodeValue")
-    return item.text("CodingSchemeDesignator"), value, item.text("CodeMeaning")
+        return "", ""
+    return item.text("CodeValue") or item.text("LongCodeValue"), item.text("CodeMeaning")
+
+
+def _measurement_unit(item: _Dataset) -> str:
+    """A measurement's unit: its code, else the code's meaning."""
+    value, meaning = _code(item.first("MeasurementUnitsCodeSequence"))
+    return value or meaning
 
 
 def _annotations(ds: _Dataset) -> tuple[dict, dict, list]:
     """Global measurements (a numeric value for a whole multiplex group under a known code,
     in a known unit; the first one wins), the other stated values by name (a QTc without a
-    named formula among them), and the statements (free text, else the coded concept)."""
+    named formula among them), and the statements (free text, else the coded concept). Texts
+    are converted only where they are used (a text conversion cannot fail); numbers always,
+    so a damaged one refuses the file as before."""
     items = list(ds.items("WaveformAnnotationSequence"))
     for group in ds.items("WaveformSequence"):
         items.extend(group.items("WaveformAnnotationSequence"))
@@ -729,22 +738,22 @@ def _annotations(ds: _Dataset) -> tuple[dict, dict, list]:
     fiducials: dict[str, list[str]] = {}
     lines: list[tuple[str, str]] = []
     for item in items:
-        _, code, name = _code(item.first("ConceptNameCodeSequence"))
-        _, _, concept = _code(item.first("ConceptCodeSequence"))
-        text = item.text("UnformattedTextValue")
+        code, name = _code(item.first("ConceptNameCodeSequence"))
         numeric = item.number("NumericValue")
-        _, unit_value, unit_meaning = _code(item.first("MeasurementUnitsCodeSequence"))
-        unit = unit_value or unit_meaning
         channels, whole = _channels(item)
         if any(item.value(p) is not None for p in _POSITIONS):
             if numeric is not None:  # a fiducial's own value, kept by its concept's name
-                base = re.sub(r"[^a-z0-9]+", "_", (concept or name or text or code).lower())
-                base = base.strip("_")
+                concept = _code(item.first("ConceptCodeSequence"))[1]
+                text = concept or name or item.text("UnformattedTextValue") or code
+                base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
                 if channels and channels != ["group 1"]:
                     base += "_" + "_".join(c.replace(" ", "") for c in channels)
-                fiducials.setdefault(base, []).append(f"{numeric:g} {unit}".strip())
+                fiducials.setdefault(base, []).append(
+                    f"{numeric:g} {_measurement_unit(item)}".strip()
+                )
             continue
         if numeric is not None:
+            unit = _measurement_unit(item)
             field = _measurement_field(code, name) if whole else None
             converted = _convert_measurement(field, numeric, unit)
             if field and converted is not None and field not in measurements:
@@ -755,8 +764,9 @@ def _annotations(ds: _Dataset) -> tuple[dict, dict, list]:
                     key = f"{key} ({', '.join(channels)})"
                 stated[key] = f"{numeric:g} {unit}".strip()
             continue
-        if text or concept or name:
-            lines.append((text or concept or name, ""))
+        line = item.text("UnformattedTextValue") or _code(item.first("ConceptCodeSequence"))[1]
+        if line or name:
+            lines.append((line or name, ""))
     for key, found in fiducials.items():
         stated.setdefault(key, ", ".join(found))
     return measurements, stated, lines
@@ -825,7 +835,7 @@ def _resolution(group: _Dataset) -> str | None:
             sensitivity = d.number("ChannelSensitivity")
             correction = d.number("ChannelSensitivityCorrectionFactor")
             baseline = d.number("ChannelBaseline")
-            _, value, meaning = _code(d.first("ChannelSensitivityUnitsSequence"))
+            value, meaning = _code(d.first("ChannelSensitivityUnitsSequence"))
             norm = next((_norm_unit(c) for c in (value, meaning) if c and _norm_unit(c)), None)
             if sensitivity is not None and norm is not None:
                 resolution = sensitivity * (correction if correction is not None else 1.0)

@@ -8,10 +8,12 @@ are read too. The measurements (global and per lead), statements (with their edi
 the confirmation status and the program's criteria version go to ``meta.device``; see
 `hearteye.io._cart`.
 
-Read here, not by `ecgdatakit`, for speed: its reader took 23-26 ms for a 10 s 12-lead file
-(18 ms in its pure-Python LZW, 4-6 ms in an xmltodict parse and its repeated whole-document
-searches), 80-90x HeartEye's WFDB reader of the same signal. This module parses once
-(`parse_document`: defusedxml's rules, C speed) and reads the fields HeartEye keeps with
+Read here, not by `ecgdatakit`: the library fails the staged real files on speed. Its
+reader took 26-29 ms for a 10 s 12-lead file (18 ms in its pure-Python LZW, 4-6 ms in an
+xmltodict parse and its repeated whole-document searches), 45-50x HeartEye's WFDB reader of
+the same signal (this module: 3.8-4.6 ms, same run; ~1.1 ms of it the parse of a file's
+~1,050 elements, ~1.9 ms XLI). This module parses once (`parse_document`: defusedxml's
+rules, C speed) and reads the fields HeartEye keeps with
 ecgdatakit's rules, on the element tree as xmltodict would see it (names as written, the
 first of repeated elements, an empty element as nothing), so the tests prove the same
 `Record` on every staged file: the rate and duration of ``parsedwaveforms`` (else the signal
