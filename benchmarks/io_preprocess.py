@@ -42,15 +42,6 @@ def timed(fn, paths) -> float:
     return time.perf_counter() - start
 
 
-def best_ms(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return 1000 * best
-
-
 def as_wfdb(record, folder: Path) -> Path:
     """The record's signal written as WFDB format 16 (uV resolution), its header's path."""
     signal = np.nan_to_num(record.signal.T.astype(np.float64))
