@@ -1,9 +1,11 @@
 """What the readers of ECG-cart exports share (GE MUSE, Philips, HL7 aECG, DICOM, SCP-ECG).
 
-The samples are decoded by `ecgdatakit` (Apache-2.0), pinned and proved on the real exports
-staged in ``shared/data/formats`` (see each reader's tests: amplitudes equal to an independent
-decoder where one exists: pydicom for DICOM, sierraecg for Philips XLI, a plain base64 decode
-for MUSE). This module puts HeartEye's rules around it:
+Two ways in. SCP-ECG is decoded by `ecgdatakit` (Apache-2.0, pinned): `decode` runs it on a
+private temporary file and `to_record` turns its record into HeartEye's. The XML readers
+(MUSE, Philips, aECG) and DICOM read their files themselves, for speed (each module says what
+the library cost on the staged files), and hand `assemble` their leads and a `Findings`; the
+tests prove on every staged file that they give the same `Record` as the library path
+(`findings_of` is that path's `Findings`). This module puts HeartEye's rules around both:
 
 * bounds first: the document's size is checked before a byte is parsed, so a 2 GB "ECG" is
   refused unread; the decoded record then meets `ReadLimits` (rate, lead count, length);
@@ -31,8 +33,9 @@ import functools
 import math
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +64,33 @@ class CartFormat:
     suffix: str  # for the private temporary file the decoder reads
     parser: Callable[[], object] | None  # returns an ecgdatakit parser instance
     decoders: tuple[str, ...] = ("ecgdatakit",)  # packages that decode it, for meta
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The interpretation a file states, in the terms every cart format shares."""
+
+    lines: tuple[tuple[str, str], ...] = ()  # (statement, reason or qualifier)
+    source: str = ""  # "machine", "overread" or "confirmed" ("" when the file says nothing)
+    stated_status: str = ""  # the file's own status field ("CONFIRMED", "Unconfirmed")
+    interpreter: str = ""
+    interpreted_at: datetime | None = None
+    severity: str = ""
+    edited: bool | None = None
+    before_overread: tuple[str, ...] | None = None  # the device's lines when edited
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What a cart file says beside its samples: the device's findings (``meta.device``) and
+    the patient fields HeartEye keeps."""
+
+    device: dict
+    patient_name: str | None = None
+    age: float | None = None
+    sex: str | None = None
+    acquired_at: str | None = None
+    resolution: str | None = None  # "4.88 uV": the one resolution of all the leads read
 
 
 def check_document_size(size: int, source: str, fmt: CartFormat, limits: ReadLimits) -> None:
@@ -92,12 +122,7 @@ def decode(data: bytes, source: str, fmt: CartFormat, limits: ReadLimits):
             raise _checksum_error(source, fmt) from None
         except Exception as err:  # ECGDataKitError, and LookupError, ValueError, ... that a
             # third-party decoder raises on hostile bytes: all are a damaged file here
-            text = _clean(err, tmp)
-            raise InvalidRecordError(
-                f"{source}: the {fmt.label} file is damaged or not as its standard says "
-                f"({text}); export it again from the cart or its system",
-                code=_code_for(text, fmt),
-            ) from None
+            raise damaged(source, fmt, _clean(err, tmp)) from None
     if any("CRC" in str(w.message) or "checksum" in str(w.message).lower() for w in caught):
         raise _checksum_error(source, fmt)
     return parsed
@@ -116,6 +141,20 @@ _DECODER_CODES = (
 
 def _code_for(message: str, fmt: CartFormat) -> str:
     return next((c for key, c in _DECODER_CODES if key in message), f"corrupt_{fmt.name}")
+
+
+def damaged(source: str, fmt: CartFormat, text: str) -> InvalidRecordError:
+    """The error for a file that breaks its format's rules (``text`` says which; its words
+    choose the code, as for the library's messages)."""
+    return InvalidRecordError(
+        f"{source}: the {fmt.label} file is damaged or not as its standard says "
+        f"({text[:200]}); export it again from the cart or its system",
+        code=_code_for(text, fmt),
+    )
+
+
+def checksum_error(source: str, fmt: CartFormat) -> InvalidRecordError:
+    return _checksum_error(source, fmt)
 
 
 def _checksum_error(source: str, fmt: CartFormat) -> InvalidRecordError:
@@ -150,11 +189,11 @@ def to_record(parsed, source: str, fmt: CartFormat, limits: ReadLimits) -> Recor
     names = [normalise_lead_name(lead.label) for lead in leads]
     rows = [_in_mv(lead, source) for lead in leads]
     units = [lead.resolution_unit or lead.units for lead in leads]
-    return assemble(names, rows, units, fs, parsed, source, fmt, limits)
+    return assemble(names, rows, units, fs, findings_of(parsed), source, fmt, limits)
 
 
-def assemble(names, rows, units, fs, parsed, source, fmt: CartFormat, limits) -> Record:
-    """A `Record` from checked leads (names, mV rows, file units), the decoder's findings."""
+def assemble(names, rows, units, fs, findings: Findings, source, fmt: CartFormat, limits) -> Record:
+    """A `Record` from checked leads (names, mV rows, file units) and the file's findings."""
     _check_unique(names, source)
     unit_of = dict(zip(names, units, strict=True))
     signal, names, derived = _complete_limb_leads(np.vstack(rows), names)
@@ -162,7 +201,7 @@ def assemble(names, rows, units, fs, parsed, source, fmt: CartFormat, limits) ->
     n = signal.shape[1]
     if limits.max_seconds is not None and n > limits.max_seconds * fs:
         signal = signal[:, : max(1, math.ceil(limits.max_seconds * fs))]
-    meta = _meta(parsed, source, fmt, tuple(units), fs, n, derived, signal.shape[1])
+    meta = _meta(findings, source, fmt, tuple(units), fs, n, derived, signal.shape[1])
     return Record(signal=signal, fs=fs, leads=tuple(names), meta=meta)
 
 
@@ -196,9 +235,17 @@ def _in_mv(lead, source: str) -> np.ndarray:
             f"{unit or 'none'}); HeartEye does not guess an amplitude scale",
             code="unknown_amplitude_unit",
         )
-    x = np.asarray(lead.samples, dtype=np.float64)
-    if lead.is_raw:
-        x = x * float(lead.resolution) + float(lead.offset)
+    resolution = (float(lead.resolution), float(lead.offset)) if lead.is_raw else None
+    return counts_to_mv(lead.samples, resolution, scale)
+
+
+def counts_to_mv(samples, resolution: tuple[float, float] | None, scale: float) -> np.ndarray:
+    """Samples in the file's unit (``x * resolution + offset`` when they are counts) times
+    ``scale`` (mV per unit), as float32: one sequence of operations for every reader, so two
+    readers of the same file give the same bits."""
+    x = np.asarray(samples, dtype=np.float64)
+    if resolution is not None:
+        x = x * resolution[0] + resolution[1]
     return (x * scale).astype(np.float32)
 
 
@@ -207,6 +254,50 @@ def _check_unique(names: list[str], source: str) -> None:
         raise InvalidRecordError(
             f"{source}: a lead appears twice ({', '.join(names)})", code="duplicate_lead"
         )
+
+
+_LABELS = {
+    n.lower(): n
+    for n in STANDARD_LEADS
+    + ("V7", "V8", "V9", "V3R", "V4R", "V5R", "V6R", "V7R", "V8R", "V9R", "X", "Y", "Z", "-aVR")
+}
+
+
+def library_label(label: str) -> str:
+    """A lead label in the library's spelling: "ECG Lead avr" -> "aVR"; unknown ones
+    stripped."""
+    text = label.strip()
+    key = text.lower()
+    for prefix in ("ecg lead ", "ecg ", "lead "):
+        if key.startswith(prefix):
+            key = key[len(prefix) :].strip()
+            break
+    return _LABELS.get(key, text)
+
+
+def library_labels(labels: list[str]) -> list[str]:
+    """The labels spelled as the library spells them, a repeated one suffixed ("II_2")."""
+    spelled = [library_label(label) for label in labels]
+    used: set[str] = set()
+    counts: dict[str, int] = {}
+    unique = []
+    for label in spelled:
+        name = label
+        if name in used:
+            k = counts.get(label, 1)
+            while name in used or name in spelled:
+                k += 1
+                name = f"{label}_{k}"
+            counts[label] = k
+        used.add(name)
+        unique.append(name)
+    return unique
+
+
+def lead_names(labels: list[str]) -> list[str]:
+    """HeartEye's lead names for a file's labels, as the library path gives them
+    (`library_labels`, then `normalise_lead_name`)."""
+    return [normalise_lead_name(n) for n in library_labels(labels)]
 
 
 def _complete_limb_leads(signal: np.ndarray, names: list[str]):
@@ -228,27 +319,24 @@ def _complete_limb_leads(signal: np.ndarray, names: list[str]):
 # --------------------------------------------------------------------------------- meta
 
 
-def _meta(parsed, source, fmt, units, fs, n, derived, n_kept) -> RecordMeta:
-    patient = parsed.patient
+def _meta(findings: Findings, source, fmt, units, fs, n, derived, n_kept) -> RecordMeta:
     extra: dict = {"decoder": _decoder_versions(fmt.decoders)}
     if derived:
         extra["derived_leads"] = derived
-    res = {float(lead.resolution) for lead in parsed.leads if lead.is_raw}
-    if len(res) == 1:
-        extra["resolution_per_lsb"] = f"{res.pop():g} {parsed.leads[0].resolution_unit}"
-    name = " ".join(p for p in (patient.first_name, patient.last_name) if p and p.strip("-"))
+    if findings.resolution is not None:
+        extra["resolution_per_lsb"] = findings.resolution
     return RecordMeta(
-        age=parse_age(str(patient.age)) if patient.age is not None else None,
-        sex=parse_sex(patient.sex),
+        age=findings.age,
+        sex=findings.sex,
         source=source,
         record_name=Path(source).stem,
         original_units=units,
         original_fs=fs,
         recording_duration_s=n / fs if n_kept < n else None,
         format=fmt.name,
-        acquired_at=_iso(parsed.recording.date),
-        device=device_findings(parsed),
-        patient_name=name or None,
+        acquired_at=findings.acquired_at,
+        device=findings.device,
+        patient_name=findings.patient_name,
         extra=extra,
     )
 
@@ -260,64 +348,157 @@ def _decoder_versions(packages: tuple[str, ...]) -> str:
     return ", ".join(f"{p} {version(p)}" for p in packages)
 
 
-def _iso(value) -> str | None:
+def iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-_GLOBAL = {
-    "heart_rate": ("heart_rate", "bpm"),
-    "rr_interval": ("rr_interval", "ms"),
-    "pr_interval": ("pr_interval", "ms"),
-    "qrs_duration": ("qrs_duration", "ms"),
-    "qt_interval": ("qt_interval", "ms"),
-    "qtc_bazett": ("qtc_bazett", "ms"),
-    "qtc_fridericia": ("qtc_fridericia", "ms"),
-    "p_axis": ("p_axis", "deg"),
-    "qrs_axis": ("qrs_axis", "deg"),
-    "t_axis": ("t_axis", "deg"),
+def patient_fields(first: str, last: str, age, sex) -> dict:
+    """``Findings`` keywords for the patient: the name as "first last" (parts that are empty
+    or only dashes left out), the age in years, the sex as "M", "F" or None."""
+    name = " ".join(p for p in (first, last) if p and p.strip("-"))
+    return {
+        "patient_name": name or None,
+        "age": parse_age(str(age)) if age is not None else None,
+        "sex": parse_sex(sex),
+    }
+
+
+def resolution_text(resolutions: set[float], unit: str) -> str | None:
+    """``"4.88 uV"`` when every lead read as counts has one resolution, else None."""
+    return f"{resolutions.pop():g} {unit}" if len(resolutions) == 1 else None
+
+
+# The global measurements HeartEye reports, in order, with their units.
+GLOBAL_UNITS = {
+    "heart_rate": "bpm",
+    "rr_interval": "ms",
+    "pr_interval": "ms",
+    "qrs_duration": "ms",
+    "qt_interval": "ms",
+    "qtc_bazett": "ms",
+    "qtc_fridericia": "ms",
+    "p_axis": "deg",
+    "qrs_axis": "deg",
+    "t_axis": "deg",
 }
+
+
+def global_measurements(values: Mapping[str, int | None], stated_qtc: float | None) -> dict:
+    """The device's global measurements as ``{name: {"value", "unit"}}``; a QTc whose formula
+    the file does not name is kept apart (``"qtc"``), only when no named one is there."""
+    found = {
+        key: {"value": values[key], "unit": unit}
+        for key, unit in GLOBAL_UNITS.items()
+        if values.get(key) is not None
+    }
+    if stated_qtc is not None and not {"qtc_bazett", "qtc_fridericia"} & set(found):
+        found["qtc"] = {"value": stated_qtc, "unit": "ms", "formula": "not stated in the file"}
+    return found
+
+
+def stated_number(text) -> float | None:
+    """The leading number of a stated value ("443 ms" -> 443.0), None when there is none."""
+    if text is None:
+        return None
+    try:
+        return float(str(text).split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def device_record(
+    *,
+    manufacturer: str,
+    model: str,
+    software_version: str,
+    program: dict,
+    measurements: dict,
+    per_lead: dict | None,
+    statements: Statements,
+) -> dict:
+    """``meta.device``: the device, its program, its measurements and its statements."""
+    lines = [{"text": a, "reason": b or None} for a, b in statements.lines]
+    confirmed = statements.source in ("confirmed", "overread") or (
+        statements.stated_status.lower().startswith("confirm")
+    )
+    before = statements.before_overread
+    return {
+        "manufacturer": manufacturer or None,
+        "model": model or None,
+        "software_version": software_version or None,
+        "program": program,
+        "measurements": {"program": program, "global": measurements, "per_lead": per_lead},
+        "statements": {
+            "program": program,
+            "status": ("confirmed" if confirmed else "unconfirmed") if lines else None,
+            "confirmed_by": statements.interpreter or None,
+            "interpreted_at": iso(statements.interpreted_at),
+            "severity": statements.severity or None,
+            "edited": statements.edited,
+            "statements": lines,
+            "device_statements_before_overread": list(before) if before else None,
+        },
+    }
+
+
+def generic_program(manufacturer: str, model: str, software_version: str) -> dict:
+    """The program of a file that does not name one: the device and its software."""
+    return {
+        "name": " ".join(p for p in (manufacturer, model) if p) or None,
+        "version": software_version or None,
+    }
+
+
+# ----------------------------------------------------------- findings of an ecgdatakit record
+
+
+_STATED_QTC_KEYS = ("QTCorrected", "qtc_ms", "QTc Interval", "qtc", "MDC_ECG_TIME_PD_QTc")
+
+
+def findings_of(parsed) -> Findings:
+    """The `Findings` of a record decoded by `ecgdatakit` (SCP-ECG; the other formats' tests
+    compare their own reading with this one)."""
+    patient = parsed.patient
+    res = {float(lead.resolution) for lead in parsed.leads if lead.is_raw}
+    unit = parsed.leads[0].resolution_unit if parsed.leads else ""
+    return Findings(
+        device=device_findings(parsed),
+        acquired_at=iso(parsed.recording.date),
+        resolution=resolution_text(res, unit),
+        **patient_fields(patient.first_name, patient.last_name, patient.age, patient.sex),
+    )
 
 
 def device_findings(parsed) -> dict:
     """The device's measurements, statements, confirmation status and program, as written."""
     dev = parsed.recording.device
     interp = parsed.interpretation
-    program = _program(parsed)
-    measurements = {
-        key: {"value": getattr(parsed.measurements, attr), "unit": unit}
-        for key, (attr, unit) in _GLOBAL.items()
-        if getattr(parsed.measurements, attr) is not None
-    }
-    if parsed.source_format == "ge_muse_xml" and "qtc_fridericia" in measurements:
+    values = {key: getattr(parsed.measurements, key) for key in GLOBAL_UNITS}
+    if parsed.source_format == "ge_muse_xml":
         # MUSE writes QTCorrected without naming its formula (12SL's is configurable).
-        measurements.pop("qtc_fridericia")
-    qtc = _stated_qtc(parsed)
-    if qtc is not None and not {"qtc_bazett", "qtc_fridericia"} & set(measurements):
-        measurements["qtc"] = {"value": qtc, "unit": "ms", "formula": "not stated in the file"}
+        values["qtc_fridericia"] = None
     per_lead = parsed.raw_metadata.get("lead_measurements")
-    statements = [{"text": a, "reason": b or None} for a, b in interp.statements]
     original = parsed.annotations.get("machine_interpretation")
-    return {
-        "manufacturer": dev.manufacturer or None,
-        "model": dev.model or None,
-        "software_version": dev.software_version or None,
-        "program": program,
-        "measurements": {
-            "program": program,
-            "global": measurements,
-            "per_lead": per_lead if isinstance(per_lead, dict) else None,
-        },
-        "statements": {
-            "program": program,
-            "status": _status(parsed) if statements else None,
-            "confirmed_by": interp.interpreter or None,
-            "interpreted_at": _iso(interp.interpretation_date),
-            "severity": interp.severity or None,
-            "edited": _edited(parsed),
-            "statements": statements,
-            "device_statements_before_overread": original.splitlines() if original else None,
-        },
-    }
+    meta = parsed.raw_metadata
+    statements = Statements(
+        lines=tuple(interp.statements),
+        source=interp.source,
+        stated_status=str(meta.get("Status") or meta.get("status") or ""),
+        interpreter=interp.interpreter,
+        interpreted_at=interp.interpretation_date,
+        severity=interp.severity,
+        edited=_edited(parsed),
+        before_overread=tuple(original.splitlines()) if original else None,
+    )
+    return device_record(
+        manufacturer=dev.manufacturer,
+        model=dev.model,
+        software_version=dev.software_version,
+        program=_program(parsed),
+        measurements=global_measurements(values, _stated_qtc(parsed)),
+        per_lead=per_lead if isinstance(per_lead, dict) else None,
+        statements=statements,
+    )
 
 
 def _program(parsed) -> dict:
@@ -330,37 +511,24 @@ def _program(parsed) -> dict:
             "system_version": parsed.file_format.version or None,
         }
     if fmt == "sierra_xml":
-        version = ann.get("criteriaversion")
-        when = ann.get("criteriaversiondate")
-        return {
-            "name": "Philips 12-lead algorithm",
-            "version": f"{version} ({when})" if when else version,
-        }
+        return philips_program(ann.get("criteriaversion"), ann.get("criteriaversiondate"))
     dev = parsed.recording.device
+    return generic_program(dev.manufacturer, dev.model, dev.software_version)
+
+
+def philips_program(version: str | None, when: str | None) -> dict:
     return {
-        "name": " ".join(p for p in (dev.manufacturer, dev.model) if p) or None,
-        "version": dev.software_version or None,
+        "name": "Philips 12-lead algorithm",
+        "version": f"{version} ({when})" if when else version,
     }
 
 
 def _stated_qtc(parsed) -> float | None:
-    for key in ("QTCorrected", "qtc_ms", "QTc Interval", "qtc", "MDC_ECG_TIME_PD_QTc"):
-        value = parsed.annotations.get(key, parsed.raw_metadata.get(key))
-        if value is None:
-            continue
-        try:
-            return float(str(value).split()[0])
-        except ValueError:
-            continue
+    for key in _STATED_QTC_KEYS:
+        value = stated_number(parsed.annotations.get(key, parsed.raw_metadata.get(key)))
+        if value is not None:
+            return value
     return None
-
-
-def _status(parsed) -> str:
-    meta = parsed.raw_metadata
-    stated = str(meta.get("Status") or meta.get("status") or "").lower()
-    if parsed.interpretation.source in ("confirmed", "overread") or stated.startswith("confirm"):
-        return "confirmed"
-    return "unconfirmed"
 
 
 def _edited(parsed) -> bool | None:
