@@ -100,3 +100,22 @@ def test_errors_print_the_message_and_exit_2(runner, tmp_path, content, name, co
 def test_missing_file_exits_2(runner, tmp_path):
     result = runner.invoke(main, ["info", str(tmp_path / "nope.hea")])
     assert result.exit_code == 2 and "file_not_found" in result.output
+
+
+def test_a_training_command_without_the_training_extra_says_what_to_install(monkeypatch, tmp_path):
+    """scikit-learn comes with hearteye[train], not with the service: `hearteye split`
+    without it stops with one line naming the extra, not a traceback."""
+    import sys
+
+    from click.testing import CliRunner
+
+    from hearteye.cli import main
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "hearteye.data.split", raising=False)
+    master = tmp_path / "m.csv"
+    master.write_text("record,patient,label\n")
+    out = CliRunner().invoke(main, ["split", "--master", str(master), "--out", str(tmp_path)])
+    assert out.exit_code == 1
+    assert "pip install 'hearteye[train]'" in out.output
+    assert "Traceback" not in out.output

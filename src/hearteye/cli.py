@@ -14,6 +14,20 @@ from hearteye.jsonutil import json_safe
 from hearteye.version import __version__
 
 
+def _training(module: str):
+    """Import a module of the training toolchain, or stop with one line saying which extra
+    installs it (scikit-learn, xgboost and torch come with ``hearteye[train]``, not with the
+    service), instead of a traceback."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise click.ClickException(
+            f"{exc}; this command needs the training extra: pip install 'hearteye[train]'"
+        ) from exc
+
+
 @click.group()
 @click.version_option(__version__, prog_name="hearteye")
 def main() -> None:
@@ -94,7 +108,10 @@ def split(dataset, root, master_csv, out, val, test, seed) -> None:
     1/k of the patients). Prints and saves the report.
     """
     from hearteye.data.master import build_master, read_master
-    from hearteye.data.split import format_report, split_master, write_split
+
+    split_mod = _training("hearteye.data.split")
+    format_report, split_master = split_mod.format_report, split_mod.split_master
+    write_split = split_mod.write_split
 
     try:
         if bool(dataset) == bool(master_csv) or bool(dataset) != bool(root):
@@ -250,17 +267,16 @@ def train_delineator(
     data, out, seed, threads, max_steps, max_minutes, augment, device_augment
 ) -> None:
     """Train the delineation U-Net (needs the [train] extra) and export it to ONNX."""
-    from hearteye.train.train_delineator import DEVICE_AUGMENT, TrainConfig, train
-
-    cfg = TrainConfig(data=data, out=out, seed=seed, threads=threads, augment=augment)
+    td = _training("hearteye.train.train_delineator")
+    cfg = td.TrainConfig(data=data, out=out, seed=seed, threads=threads, augment=augment)
     if device_augment:
-        for key, value in DEVICE_AUGMENT.items():
+        for key, value in td.DEVICE_AUGMENT.items():
             setattr(cfg, key, value)
     if max_steps is not None:
         cfg.max_steps = max_steps
     if max_minutes is not None:
         cfg.max_minutes = max_minutes
-    train(cfg)
+    td.train(cfg)
 
 
 @main.command("evaluate-delineator")
@@ -562,7 +578,7 @@ def train_classifier(
     """Train XGBoost and RandomForest on the measurements, with grouped repeated CV."""
     import logging
 
-    from hearteye.train.train_classifier import train
+    train = _training("hearteye.train.train_classifier").train
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     spec = train(
