@@ -39,6 +39,7 @@ MIN_FS = 500.0
 CAPTURE_S = 0.060
 LEAD_S = 0.030  # a spike up to 30 ms after the QRS onset: the filtered spike starts the QRS
 AV_DELAY_S = (0.080, 0.350)
+BLOCK = 1 << 18  # samples per lead read at a time (524 s at 500 Hz)
 
 
 @dataclass(frozen=True)
@@ -70,21 +71,41 @@ class Pacing:
 
 
 def spike_times(signal: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Spike sample indices (at ``fs``) and amplitudes (mV) in ``signal[lead, sample]`` (mV)."""
-    x = np.nan_to_num(np.asarray(signal, dtype=np.float32))
-    if x.ndim != 2 or x.shape[1] < 3:
+    """Spike sample indices (at ``fs``) and amplitudes (mV) in ``signal[lead, sample]`` (mV).
+
+    Read in blocks of ``BLOCK`` samples (each with half the running median's width of the
+    record on both sides, so the residue is the whole record's): a 24 h record at 500 Hz or
+    more is never copied whole."""
+    signal = np.asarray(signal)
+    if signal.ndim != 2 or signal.shape[1] < 3:
         return np.zeros(0, np.int64), np.zeros(0)
+    n = signal.shape[1]
     size = max(3, int(round(MEDIAN_S * fs)) | 1)
-    res = np.abs(x - median_filter(x, size=(1, size), mode="nearest"))
-    k = min(AGREEING, x.shape[0])
-    kth = np.partition(res, x.shape[0] - k, axis=0)[x.shape[0] - k]
-    idx = np.flatnonzero(kth >= MIN_MV)
+    half = size // 2
+    found = [
+        _block_candidates(signal, o, min(o + BLOCK, n), half, size) for o in range(0, n, BLOCK)
+    ]
+    idx = np.concatenate([f[0] for f in found])
     if not idx.size:
         return idx.astype(np.int64), np.zeros(0)
+    kth = np.concatenate([f[1] for f in found])
+    top = np.concatenate([f[2] for f in found])
     gap = max(1, int(round(REFRACTORY_S * fs)))
-    groups = np.split(idx, np.flatnonzero(np.diff(idx) > gap) + 1)
-    peaks = np.array([g[np.argmax(kth[g])] for g in groups], np.int64)
-    return peaks, res.max(axis=0)[peaks].astype(np.float64)
+    groups = np.split(np.arange(idx.size), np.flatnonzero(np.diff(idx) > gap) + 1)
+    best = np.array([g[np.argmax(kth[g])] for g in groups], np.int64)
+    return idx[best], top[best].astype(np.float64)
+
+
+def _block_candidates(signal: np.ndarray, o0: int, o1: int, half: int, size: int):
+    """Samples of ``[o0, o1)`` where at least ``AGREEING`` leads show a residue of ``MIN_MV``:
+    their indices, that ``AGREEING``-th largest residue, and the largest over the leads."""
+    a, b = max(o0 - half, 0), min(o1 + half, signal.shape[1])
+    x = np.nan_to_num(np.asarray(signal[:, a:b], dtype=np.float32))
+    res = np.abs(x - median_filter(x, size=(1, size), mode="nearest"))[:, o0 - a : o1 - a]
+    k = min(AGREEING, x.shape[0])
+    kth = np.partition(res, x.shape[0] - k, axis=0)[x.shape[0] - k]
+    at = np.flatnonzero(kth >= MIN_MV)
+    return at + o0, kth[at], res[:, at].max(axis=0)
 
 
 def _capture(t: float, qrs_on: np.ndarray, p_on: np.ndarray) -> str:
