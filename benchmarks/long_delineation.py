@@ -7,12 +7,13 @@ length asked, held as a `Record` (173 MB for 24 h). Measured, each as the proces
 (``VmHWM``, reset through ``/proc/self/clear_refs`` just before the step) minus its RSS
 before the step, and the absolute peak (Linux only):
 
-1. `Delineator.delineate(record)`: a record this long is preprocessed and delineated chunk by
-   chunk (`Delineator.delineate_long`): it holds the record, one chunk and the beats;
-2. the whole-record path `hearteye.analyze` takes: `preprocess` (the 500 Hz copy alone is
+1. `Delineator.delineate(record)`: a record this long (over 300 s) is preprocessed and
+   delineated chunk by chunk (`hearteye.chunks`): it holds the record, one chunk and the beats;
+2. the record held whole, for comparison (what `hearteye.analyze` did before it streamed long
+   records; a record up to 300 s is still held): `preprocess` (the 500 Hz copy alone is
    2 x 43.2 M float32 samples, 346 MB) and then `delineate_preprocessed`, which streams its
    probabilities in bounded blocks;
-3. with ``--analyze``, the whole `analyze` (no max_seconds).
+3. with ``--analyze``, the whole `analyze` (no max_seconds), which streams it too.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def main() -> None:
     delineator = get_delineator()
     base = reset_peak()
     t0 = time.perf_counter()
-    streamed = delineator.delineate(record)  # > 20 min: chunk by chunk
+    streamed = delineator.delineate(record)  # > 300 s: chunk by chunk
     t_stream = time.perf_counter() - t0
     stream_mb = status_mb("VmHWM") - base
     stream_peak = status_mb("VmHWM")
@@ -86,7 +87,7 @@ def main() -> None:
         f"Delineator.delineate (chunked): {t_stream:7.1f} s  +{stream_mb:6.0f} MB peak over the "
         f"record; process peak {stream_peak:.0f} MB ({n_stream} global beats)"
     )
-    print("the whole-record path (what analyze does):")
+    print("the record held whole (what analyze did before it streamed long records):")
     print(f"preprocess : {t_pre:7.1f} s  +{pre_mb:6.0f} MB peak over its input")
     print(
         f"delineation: {t_del:7.1f} s  +{del_mb:6.0f} MB peak over its input "

@@ -170,3 +170,28 @@ def test_cli_analyze_prints_the_interpretation_a_reader_sees_first(fixtures_dir)
     assert lines[1] == a.interpretation["overall"]
     for s in a.statements:
         assert f"  [{s['severity']}] {s['text']} ({s['code']})" in lines
+
+
+def test_a_record_over_300_s_is_measured_whole_and_listed_for_its_first_300_s(fixtures_dir):
+    """A 320 s record at 250 Hz (real LUDB signal tiled) is analysed whole, in chunks: the
+    measurements count every beat, while the display copy and the beat lists (what a
+    Holter's summary would hold ~100,000 of per lead) stop at 300 s, and say so."""
+    from hearteye.analyze import LISTED_MAX_S, Analysis
+    from hearteye.signal import resample
+
+    base = read_record(fixtures_dir / "ludb" / "1.hea")
+    rows = [base.leads.index("II"), base.leads.index("V1")]
+    sig, fs = resample(np.tile(base.signal[rows], 32), 500.0, 250.0)
+    a = analyze(Record(signal=sig, fs=fs, leads=("II", "V1"), meta=base.meta))
+    assert a.analysed_seconds == 320 and a.listed_seconds == LISTED_MAX_S == 300
+    assert a.signal.shape == (2, 300 * 500)
+    anchor = [b["qrs_onset"] if b["qrs_onset"] is not None else b["p_onset"] for b in a.beats]
+    assert max(anchor) < 300 < max(anchor) + 2
+    for lead in ("II", "V1"):
+        assert max(b["qrs_onset"] or b["p_onset"] for b in a.lead_beats[lead]) < 300
+    qrs_listed = sum(b["qrs_onset"] is not None for b in a.beats)
+    assert a.measurements["global"]["beat_count"]["value"] > qrs_listed + 5  # 20 s more
+    assert all(f["code"] != "excerpt" for f in a.quality)
+    again = Analysis.from_dict(json.loads(json.dumps(a.to_dict())), a.signal)
+    assert again.listed_seconds == 300
+    assert analyze(base).listed_seconds == 10  # a resting ECG lists all of itself

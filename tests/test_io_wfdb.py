@@ -247,3 +247,33 @@ def test_missing_gain_baseline_and_units_follow_the_specification(fixtures_dir, 
     assert rec.leads[:3] == ("signal 1", "II", "III")
     assert rec.meta.uncalibrated_leads == ("signal 1",)
     assert rec.meta.original_units[2] == "mV"
+
+
+@pytest.mark.parametrize("fmt", ["16", "212"])  # read by numpy block by block; decoded by wfdb
+def test_a_long_record_converted_in_blocks_equals_wfdb(fixtures_dir, tmp_path, fmt):
+    """A record longer than one conversion block (LUDB leads II and V1 tiled to 37 min, with
+    missing samples): the float32 samples are wfdb's p_signal, rounded once, from disk and
+    from memory."""
+    from hearteye.io import wfdb as reader
+
+    src = wfdb.rdrecord(str(fixtures_dir / "ludb" / "1"), channels=[1, 6], physical=False)
+    d = np.tile(src.d_signal, (225, 1))  # 1.125 M frames
+    assert len(d) > reader.BLOCK_FRAMES
+    d[::100_003] = -32768 if fmt == "16" else -2048  # WFDB's invalid-sample code: NaN
+    wfdb.wrsamp(
+        "long",
+        fs=500,
+        units=["mV", "mV"],
+        sig_name=["II", "V1"],
+        d_signal=d,
+        fmt=[fmt, fmt],
+        adc_gain=src.adc_gain,
+        baseline=src.baseline,
+        write_dir=str(tmp_path),
+    )
+    ref = wfdb.rdrecord(str(tmp_path / "long")).p_signal.T.astype(np.float32)
+    rec = read_wfdb(tmp_path / "long.hea")
+    assert np.isnan(rec.signal).sum() == np.isnan(ref).sum() > 0
+    np.testing.assert_array_equal(rec.signal, ref)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    np.testing.assert_array_equal(read_wfdb_files(files, "long.hea").signal, ref)

@@ -140,3 +140,29 @@ def test_uncalibrated_leads_are_flagged_and_their_voltages_marked(fixtures_dir, 
         g["qrs_duration"]["value"]
         == analyze(read_wfdb(src)).measurements["global"]["qrs_duration"]["value"]
     )
+
+
+def test_a_long_lead_is_checked_in_blocks_as_a_whole_one(record):
+    """A lead longer than one block (1 M samples: 35 min of real LUDB signal tiled) with
+    missing samples and clipped runs, one across a block border: the block-wise checks find
+    the whole lead's median, standard deviation and clipped runs, so the flags are those of
+    the checks run on the lead at once (numpy, as for a 10 s record)."""
+    from hearteye import quality
+
+    x = np.tile(record.signal[1], 210)  # lead II, 1.05 M samples
+    assert x.size > quality.BLOCK
+    x[::997] = np.nan
+    rail = np.float32(x[np.isfinite(x)].max() + 1.0)
+    for start in (10, 50_000, quality.BLOCK - 2, 700_000, 900_000):
+        x[start : start + 1200] = rail  # 0.6 % of the samples at the rail, in 5 runs
+    finite = x[np.isfinite(x)]
+    n = finite.size
+    assert quality._median(x, n) == float(np.median(finite))
+    assert abs(quality._std(x) - float(finite.std())) < 1e-6 * float(finite.std())
+    at = np.concatenate(([False], finite == rail, [False]))
+    edges = np.flatnonzero(np.diff(at.astype(np.int8)))
+    runs = edges[1::2] - edges[::2]
+    assert sorted(quality._extreme_runs(x, rail).tolist()) == sorted(runs[runs >= 3].tolist())
+    flags = quality._lead_flags("II", x)
+    assert [f.code for f in flags] == ["non_finite", "clipping"]
+    assert f"{runs.sum() / n:.1%}" in flags[1].message

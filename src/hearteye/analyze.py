@@ -6,6 +6,14 @@ model's z-scored copy) -> delineate (ONNX U-Net) -> pacing spikes (on the unfilt
 beat types, median beats -> measure -> interpret (coded statements, overall line, alerts) ->
 classify, the verdict agreeing with the statements by the rule of `hearteye.interpret.verdict`.
 
+One path for every length, in bounded memory: a record longer than 300 s (a Holter analysed
+whole) is never held preprocessed (`hearteye.chunks`): every step that reads samples makes a
+pass over it chunk by chunk and keeps only beats, per-beat values and sums; the beats,
+measurements and statements are those of the whole record to float rounding
+(`tests/test_chunks.py`). What an `Analysis` lists sample by sample or beat by beat (the
+display copy, the beats) stops after ``LISTED_MAX_S`` (300 s): a 24 h record's ~100,000 beats
+per lead would be ~80 MB of objects per lead and a JSON summary of tens of MB.
+
 `measure_record` is the chain up to the measurements; the classifier's training uses it, so
 the features a model is trained on are computed by exactly the code that serves it.
 """
@@ -17,9 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hearteye.chunks import Chunking, SignalChunks
 from hearteye.classify import get_classifier, range_reasons
 from hearteye.delineate.beats import beat_types
-from hearteye.delineate.median import delineate_median, median_beats
+from hearteye.delineate.median import delineate_median, median_of, median_windows
 from hearteye.delineate.pacing import Pacing, detect_pacing, paced_beats
 from hearteye.delineate.runtime import Delineation, get_delineator
 from hearteye.errors import InvalidRecordError
@@ -28,7 +37,9 @@ from hearteye.interpret import interpret
 from hearteye.interpret.verdict import reconcile
 from hearteye.quality import MIN_DURATION_S, QualityFlag, assess
 from hearteye.record import Record
-from hearteye.signal import PreprocessConfig, preprocess
+from hearteye.signal import PreprocessConfig
+
+LISTED_MAX_S = 300.0  # an Analysis lists samples and beats of the first this many seconds
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,9 @@ class Analysis:
     what was analysed (``duration_s``) and the whole recording (``recording_duration_s``);
     ``analysed_seconds`` is how much of it, from the start, was analysed (less only when the
     record was cut to ``max_seconds``, by `analyze` or by the reader; an ``excerpt`` quality
-    flag then says so).
+    flag then says so). ``listed_seconds``: the stretch from the start that ``signal``,
+    ``beats`` and ``lead_beats`` cover: all that was analysed, up to ``LISTED_MAX_S`` (300 s);
+    the measurements, statements, median beats and pacing always cover all of it.
     """
 
     record: dict  # Record.summary()
@@ -72,6 +85,7 @@ class Analysis:
     statements: list[dict] = field(default_factory=list)
     # {"overall", "severity", "alerts", "technical", "verdict_source"}
     interpretation: dict = field(default_factory=dict)
+    listed_seconds: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no samples): what `hearteye analyze --json` prints and the
@@ -94,6 +108,7 @@ class Analysis:
             "pacing": self.pacing,
             "statements": self.statements,
             "interpretation": self.interpretation,
+            "listed_seconds": self.listed_seconds,
         }
 
     @classmethod
@@ -101,8 +116,8 @@ class Analysis:
         """The inverse of `to_dict`, given the samples it leaves out: ``signal[lead, sample]``
         in mV at ``data["fs"]`` (a stored display signal may be shorter than the analysed
         one). ``reasons`` and ``analysed_seconds`` may be absent (summaries stored before
-        they existed), as may ``median_beats``, ``pacing``, ``statements`` and
-        ``interpretation``."""
+        they existed), as may ``median_beats``, ``pacing``, ``statements``,
+        ``interpretation`` and ``listed_seconds`` (then all that was analysed)."""
         return cls(
             record=data["record"],
             fs=float(data["fs"]),
@@ -122,6 +137,7 @@ class Analysis:
             pacing=data.get("pacing"),
             statements=data.get("statements", []),
             interpretation=data.get("interpretation", {}),
+            listed_seconds=data.get("listed_seconds", data.get("analysed_seconds")),
         )
 
 
@@ -130,9 +146,10 @@ class MeasuredRecord:
     """The chain up to the measurements (everything but the verdict)."""
 
     record: Record
-    display: np.ndarray  # band-passed + notched mV at 500 Hz, [lead, sample]
+    samples: SignalChunks  # the preprocessed record, held or streamed (`hearteye.chunks`)
+    display: np.ndarray  # band-passed + notched mV at 500 Hz, [lead, sample]: the listed part
     fs: float
-    delineation: Delineation
+    delineation: Delineation  # of a streamed record, per-lead beats of the listed part only
     measurements: dict
     quality: list[QualityFlag]
     pacing: Pacing
@@ -147,7 +164,7 @@ class MeasuredRecord:
         """Coded statements and the overall interpretation (before the verdict's rule)."""
         meta = self.record.meta
         return interpret(
-            self.display,
+            self.samples,
             self.fs,
             self.record.leads,
             self.delineation.beats,
@@ -161,39 +178,43 @@ class MeasuredRecord:
         )
 
 
-def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> MeasuredRecord:
-    """Quality flags, preprocessing, delineation and measurements for one record."""
+def measure_record(
+    record: Record, *, notch_hz: float | None = 50.0, chunking: Chunking | None = None
+) -> MeasuredRecord:
+    """Quality flags, preprocessing, delineation and measurements for one record (a long one
+    in chunks, as ``chunking`` says; default `hearteye.chunks.Chunking()`)."""
     if record.duration < MIN_DURATION_S:
         raise InvalidRecordError(
             f"the recording lasts {record.duration:.2f} s; HeartEye needs at least "
             f"{MIN_DURATION_S:g} s to measure a rhythm",
             code="record_too_short",
         )
-    pp = preprocess(record, PreprocessConfig(notch_hz=notch_hz))
     # The model sees the z-scored copy; clinicians and the measurements need millivolts.
-    display = pp.signal * pp.std[:, None] + pp.mean[:, None]
-    display[pp.flat] = 0.0
-    quality = assess(record, notch_hz=notch_hz, filtered=(display, pp.fs))
-    delineation = get_delineator().delineate_preprocessed(pp, record.fs)
+    samples = SignalChunks.of(record, PreprocessConfig(notch_hz=notch_hz), chunking or Chunking())
+    fs = samples.fs
+    listed = min(samples.n, int(round(LISTED_MAX_S * fs)))
+    delineation = get_delineator().delineate_chunks(samples, record.fs, lead_beats_until=listed)
+    quality = assess(record, notch_hz=notch_hz, filtered=samples)
     beats = delineation.beats
     # Spikes on the samples as recorded: band-pass filtering would smear them away.
     pacing = detect_pacing(record.signal, record.fs, beats, delineation.fs)
     paced = paced_beats(pacing, beats, delineation.fs)
-    types = beat_types(beats, display[~pp.flat], pp.fs, paced)
+    types = beat_types(beats, samples, fs, paced, usable=~samples.flat)
     measurements = measure(
-        display,
-        pp.fs,
+        samples,
+        fs,
         record.leads,
         beats,
         record.meta.sex,
         uncalibrated=record.meta.uncalibrated_leads,
         paced=paced,
     )
-    median = _median(pp, display, beats, types, record.leads)
+    median = _median(samples, beats, types, record.leads)
     return MeasuredRecord(
         record,
-        display.astype(np.float32),
-        pp.fs,
+        samples,
+        samples.head(listed),
+        fs,
         delineation,
         measurements,
         quality,
@@ -203,15 +224,17 @@ def measure_record(record: Record, *, notch_hz: float | None = 50.0) -> Measured
     )
 
 
-def _median(pp, display: np.ndarray, beats, types, leads) -> dict | None:
+def _median(samples: SignalChunks, beats, types, leads) -> dict | None:
     """The median beats in mV, delineated on their z-scored twin, with the intervals and
     per-lead amplitudes measured on them (what 12SL / DXL report)."""
-    med_mv = median_beats(display, beats, types, pp.fs)
-    if med_mv is None:
+    fs = samples.fs
+    chosen = median_windows(beats, types, fs, samples.n)
+    if chosen is None:
         return None
-    med_z = median_beats(pp.signal, beats, types, pp.fs)
-    beat = delineate_median(get_delineator(), med_z, pp.flat)
-    fs = pp.fs
+    centres, offsets, fiducial = chosen
+    block_mv, block_z = samples.take_pair(centres, offsets)
+    med_mv, med_z = median_of(block_mv, fs, fiducial), median_of(block_z, fs, fiducial)
+    beat = delineate_median(get_delineator(), med_z, samples.flat)
     out = {
         "fs": fs,
         "fiducial_s": round(med_mv.fiducial / fs, 4),
@@ -250,8 +273,9 @@ def analyze(
 ) -> Analysis:
     """Run the whole chain on ``record``. ``model``: "xgboost" | "random_forest" | None (the
     shipped default: the better one by cross-validated AUC). ``max_seconds``: analyse only
-    the first ``max_seconds`` of a longer record, which bounds time and memory (a 24 h
-    2-lead Holter analysed whole takes minutes and ~4 GB); an ``excerpt`` flag says so."""
+    the first ``max_seconds`` of a longer record, which bounds time (a 24 h 2-lead Holter
+    analysed whole takes over a minute; memory stays bounded either way, `hearteye.chunks`);
+    an ``excerpt`` flag says so."""
     if max_seconds is not None:
         record = record.head(max_seconds)
     m = measure_record(record, notch_hz=notch_hz)
@@ -266,13 +290,21 @@ def analyze(
     )
     d = m.delineation
     reasons = decision.contributions + range_reasons(m.measurements)
+    listed = m.display.shape[1]
     return Analysis(
         record=record.summary(),
         fs=m.fs,
         leads=record.leads,
         signal=m.display,
-        beats=[{**b, "type": t} for b, t in zip(d.global_seconds(), m.beat_types, strict=True)],
-        lead_beats=d.lead_seconds(),
+        beats=[
+            {**b.to_seconds(d.fs), "type": t}
+            for b, t in zip(d.beats, m.beat_types, strict=True)
+            if b.anchor() < listed
+        ],
+        lead_beats={
+            lead: [b.to_seconds(d.fs) for b in beats if b.anchor() < listed]
+            for lead, beats in d.leads.items()
+        },
         measurements={
             "global": {k: v.to_dict() for k, v in m.measurements["global"].items()},
             "leads": {
@@ -291,6 +323,7 @@ def analyze(
         pacing=m.pacing.to_dict(),
         statements=statements,
         interpretation={**interpretation, "verdict_source": verdict_source},
+        listed_seconds=round(listed / m.fs, 6),
     )
 
 

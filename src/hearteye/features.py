@@ -1,6 +1,7 @@
 """Clinical measurements from a delineated ECG, and the classifier's feature vector.
 
-Input: the band-passed signal in millivolts (``signal[lead, sample]``, not z-scored) at ``fs``,
+Input: the band-passed signal in millivolts (``signal[lead, sample]``, not z-scored, or a record
+too long to hold preprocessed, as `hearteye.chunks.SignalChunks`) at ``fs``,
 the lead names, and the global beats (objects with ``p_onset, p_offset, qrs_onset,
 qrs_offset, t_offset`` in samples, ``None`` where a wave is absent), as
 `hearteye.delineate.postprocess.Beat` gives them.
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from hearteye.chunks import SignalChunks
 from hearteye.record import STANDARD_LEADS
 
 NAN = float("nan")
@@ -62,6 +64,9 @@ def _ranged(value: float, unit: str, low: float | None, high: float | None) -> M
 
 
 def _median(values) -> float:
+    if isinstance(values, np.ndarray):  # per-beat values, NaN where not measured
+        vals = values[~np.isnan(values)]
+        return float(np.median(vals)) if vals.size else NAN
     vals = [v for v in values if v is not None and not math.isnan(v)]
     return float(np.median(vals)) if vals else NAN
 
@@ -175,47 +180,67 @@ def _wave_slices(beat, fs: float, n: int) -> dict[str, slice | None]:
     }
 
 
-def lead_amplitudes(x: np.ndarray, beats, fs: float) -> dict[str, float]:
-    """Median signed P, Q, R, S, T amplitudes and ST level at J+60 ms (mV) for one lead."""
-    vals: dict[str, list[float]] = {k: [] for k in ("P", "Q", "R", "S", "T", "ST")}
+AMPLITUDE_WAVES = ("P", "Q", "R", "S", "T", "ST")
+AXIS_WAVES = ("P", "QRS", "T")
+
+
+def beat_amplitudes(x: np.ndarray, beats, fs: float) -> np.ndarray:
+    """Per beat, the signed P, Q, R, S, T amplitudes and the ST level at J+60 ms (mV) in one
+    lead ``x``: ``[beat, wave]`` in `AMPLITUDE_WAVES` order, NaN where not measurable."""
+    out = np.full((len(beats), len(AMPLITUDE_WAVES)), NAN)
     n = x.size
-    for b in beats:
+    for k, b in enumerate(beats):
         if b.qrs_onset is None or b.qrs_offset is None:
             continue
         base = _baseline(x, b, fs)
         if math.isnan(base):
             continue
+        row = out[k]
         sl = _wave_slices(b, fs, n)
         if sl["P"] is not None:
             p = x[sl["P"]] - base
-            vals["P"].append(float(p[np.argmax(np.abs(p))]))
+            row[0] = float(p[np.argmax(np.abs(p))])
         qrs = x[sl["QRS"]] - base if sl["QRS"] is not None else np.empty(0)
         if qrs.size:
             r_idx = int(np.argmax(qrs))
-            vals["R"].append(max(float(qrs[r_idx]), 0.0))
-            vals["Q"].append(min(float(qrs[: r_idx + 1].min()), 0.0))
-            vals["S"].append(min(float(qrs[r_idx:].min()), 0.0))
+            row[2] = max(float(qrs[r_idx]), 0.0)
+            row[1] = min(float(qrs[: r_idx + 1].min()), 0.0)
+            row[3] = min(float(qrs[r_idx:].min()), 0.0)
         if sl["T"] is not None:
             t = x[sl["T"]] - base
-            vals["T"].append(float(t[np.argmax(np.abs(t))]))
+            row[4] = float(t[np.argmax(np.abs(t))])
         j60 = int(b.qrs_offset + round(ST_OFFSET_S * fs))
         if j60 < n:
-            vals["ST"].append(float(x[j60] - base))
-    return {k: _median(v) for k, v in vals.items()}
+            row[5] = float(x[j60] - base)
+    return out
 
 
-def _net_area(x: np.ndarray, beats, fs: float, wave: str) -> float:
-    """Median over beats of the wave's signed area above its baseline (mV*s)."""
-    areas = []
-    for b in beats:
+def amplitude_medians(values: np.ndarray) -> dict[str, float]:
+    """Medians over beats of `beat_amplitudes` rows (a lead's measurement: one ectopic or
+    mis-delineated beat does not move it)."""
+    return {w: _median(values[:, i]) for i, w in enumerate(AMPLITUDE_WAVES)}
+
+
+def lead_amplitudes(x: np.ndarray, beats, fs: float) -> dict[str, float]:
+    """Median signed P, Q, R, S, T amplitudes and ST level at J+60 ms (mV) for one lead."""
+    return amplitude_medians(beat_amplitudes(x, beats, fs))
+
+
+def beat_areas(x: np.ndarray, beats, fs: float) -> np.ndarray:
+    """Per beat, each wave's signed area above its baseline (mV*s) in one lead ``x``:
+    ``[beat, wave]`` in `AXIS_WAVES` order, NaN where not measurable."""
+    out = np.full((len(beats), len(AXIS_WAVES)), NAN)
+    for k, b in enumerate(beats):
         if b.qrs_onset is None:
             continue
-        sl = _wave_slices(b, fs, x.size)[wave]
+        slices = _wave_slices(b, fs, x.size)
         base = _baseline(x, b, fs)
-        if sl is None or math.isnan(base):
-            continue
-        areas.append(float(np.sum(x[sl] - base)) / fs)
-    return _median(areas)
+        for i, wave in enumerate(AXIS_WAVES):
+            sl = slices[wave]
+            if sl is None or math.isnan(base):
+                continue
+            out[k, i] = float(np.sum(x[sl] - base)) / fs
+    return out
 
 
 def limb_leads_i_avf(signal: np.ndarray, leads) -> tuple[np.ndarray, np.ndarray] | None:
@@ -233,20 +258,42 @@ def limb_leads_i_avf(signal: np.ndarray, leads) -> tuple[np.ndarray, np.ndarray]
     return i_lead, avf
 
 
-def axes(signal: np.ndarray, leads, beats, fs: float) -> dict[str, Measurement]:
-    limb = limb_leads_i_avf(signal, leads)
+def axes_from_areas(areas: np.ndarray | None) -> dict[str, Measurement]:
+    """P, QRS and T axes from per-beat areas ``[beat, (I, aVF), wave]`` (None: no limb
+    leads): ``atan2`` of the median areas in aVF and I."""
     out = {}
     ranges = {"P": (0.0, 75.0), "QRS": (-30.0, 90.0), "T": (None, None)}
-    for wave in ("P", "QRS", "T"):
+    for w, wave in enumerate(AXIS_WAVES):
         value = NAN
-        if limb is not None:
-            a_i = _net_area(limb[0], beats, fs, wave)
-            a_f = _net_area(limb[1], beats, fs, wave)
+        if areas is not None:
+            a_i = _median(areas[:, 0, w])
+            a_f = _median(areas[:, 1, w])
             if not (math.isnan(a_i) or math.isnan(a_f)) and (a_i or a_f):
                 value = math.degrees(math.atan2(a_f, a_i))
         low, high = ranges[wave]
         out[f"{wave.lower()}_axis"] = _ranged(value, "deg", low, high)
     return out
+
+
+def axes(signal: np.ndarray, leads, beats, fs: float) -> dict[str, Measurement]:
+    """P, QRS and T axes from signed net areas in leads I and aVF (module rules)."""
+    areas = _limb_areas(signal, leads, list(beats), fs)
+    return axes_from_areas(None if areas is None else np.asarray(areas))
+
+
+def _limb_areas(x: np.ndarray, leads, beats, fs: float) -> np.ndarray | None:
+    limb = limb_leads_i_avf(x, leads)
+    if limb is None:
+        return None
+    return np.stack([beat_areas(limb[0], beats, fs), beat_areas(limb[1], beats, fs)], axis=1)
+
+
+def beat_values(x: np.ndarray, leads, beats, fs: float) -> list[tuple]:
+    """What `measure` reads from the samples, per beat of ``beats`` in ``x[lead, sample]``:
+    (amplitudes ``[lead, wave]``, limb-lead areas ``[(I, aVF), wave]`` or None)."""
+    amps = np.stack([beat_amplitudes(x[i], beats, fs) for i in range(len(leads))], axis=1)
+    areas = _limb_areas(x, leads, beats, fs)
+    return [(amps[k], None if areas is None else areas[k]) for k in range(len(beats))]
 
 
 def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Measurement]:
@@ -265,8 +312,14 @@ def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Me
     }
 
 
+def _has_limb_leads(leads) -> bool:
+    """Whether `limb_leads_i_avf` finds (or derives) leads I and aVF among ``leads``."""
+    derived = "II" in leads and "III" in leads
+    return ("I" in leads or derived) and ("aVF" in leads or derived)
+
+
 def measure(
-    signal: np.ndarray,
+    signal: np.ndarray | SignalChunks,
     fs: float,
     leads,
     beats,
@@ -291,8 +344,14 @@ def measure(
     qrs_beats = [b for b in beats if b.qrs_onset is not None and id(b) in native]
     glob = dict(rhy)
     glob.update(intervals(qrs_beats, fs, rhy["rr_mean"].value, sex))
-    glob.update(axes(signal, leads, qrs_beats, fs))
-    per_lead = {name: lead_amplitudes(signal[i], qrs_beats, fs) for i, name in enumerate(leads)}
+    samples = signal if isinstance(signal, SignalChunks) else SignalChunks.of_display(signal, fs)
+    values = samples.map_beats(lambda x, bs: beat_values(x, leads, bs, fs), qrs_beats)
+    amps = np.array([v[0] for v in values]).reshape(len(values), len(leads), len(AMPLITUDE_WAVES))
+    areas = None
+    if _has_limb_leads(leads):
+        areas = np.array([v[1] for v in values]).reshape(len(values), 2, len(AXIS_WAVES))
+    glob.update(axes_from_areas(areas))
+    per_lead = {name: amplitude_medians(amps[:, i]) for i, name in enumerate(leads)}
     glob.update(voltages(per_lead, sex))
     return {"global": mark_uncalibrated(glob, uncalibrated), "leads": per_lead}
 

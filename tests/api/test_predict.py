@@ -290,6 +290,46 @@ def test_long_upload_is_stored_whole_and_its_start_analysed(make_app, tmp_path):
     assert leads["duration"] == 15 and not leads["truncated"]
 
 
+def test_a_long_upload_analysed_whole_keeps_a_bounded_summary(make_app, tmp_path):
+    """With ANALYZE_MAX_SECONDS lifted, a 320 s upload (real LUDB leads tiled, 250 Hz) is
+    analysed whole in chunks: its beat count covers all of it, while the stored summary
+    lists the beats of its first 300 s only (`listed_seconds`) and the display copy keeps
+    LEADS_MAX_SECONDS."""
+    import wfdb
+    from scipy.signal import resample_poly
+
+    from .api_helpers import FIXTURES
+
+    rec = wfdb.rdrecord(str(FIXTURES / "ludb" / "1"), channels=[1, 6])
+    x = resample_poly(np.tile(rec.p_signal, (32, 1)), 1, 2, axis=0)
+    wfdb.wrsamp(
+        "holter",
+        fs=250,
+        units=["mV", "mV"],
+        sig_name=["II", "V1"],
+        p_signal=x,
+        fmt=["16", "16"],
+        adc_gain=[200.0, 200.0],
+        baseline=[0, 0],
+        write_dir=str(tmp_path),
+    )
+    files = [(n, (tmp_path / n).read_bytes()) for n in ("holter.hea", "holter.dat")]
+    app = make_app(analyze_max_seconds=10**6)
+    client = app.test_client()
+    register(client)
+    headers = bearer(login(client)["access_token"])
+    resp = upload(client, headers, files)
+    assert resp.status_code == 201, resp.json
+    summary = resp.json["summary"]
+    assert summary["analysed_seconds"] == 320 and summary["listed_seconds"] == 300
+    assert all(f["code"] != "excerpt" for f in summary["quality"])
+    listed = [b for b in summary["beats"] if b["qrs_onset"] is not None]
+    assert max(b["qrs_onset"] for b in listed) < 300
+    assert summary["measurements"]["global"]["beat_count"]["value"] > len(listed) + 5
+    leads = client.get(f"/ecg/{resp.json['file_id']}/leads", headers=headers).json
+    assert leads["duration"] == 60 and leads["truncated"]
+
+
 # ------------------------------------------------------------------------ consistency
 
 

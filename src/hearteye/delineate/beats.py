@@ -23,7 +23,10 @@ Rules, and why:
 * **Dominant beat**: the median of every beat's QRS window (``WINDOW_S`` around its global QRS
   peak, all usable leads), refined once on the beats that correlate with it by at least
   ``SAME_SHAPE_R``: in bigeminy the first median is a blend, the refined one the majority.
-  Its QRS width is the median width of those beats.
+  Its QRS width is the median width of those beats. Of a record with more than
+  ``MAX_TEMPLATE_BEATS`` (2,000: a 300 s record at 400 bpm) beats, the median is taken
+  over that many spread evenly over it (a Holter's ~100,000 windows would take 160 MB),
+  and every beat is then compared with it.
 * **Shape**: Pearson correlation of the beat's window with the dominant one over all leads
   at once. ``SAME_SHAPE_R`` (0.90) and above is the same morphology; below ``ODD_SHAPE_R``
   (0.80) a different one. On a noisy record even identical beats correlate less: both
@@ -38,12 +41,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from hearteye.chunks import SignalChunks
+
 PREMATURE_RATIO = 0.85
 WINDOW_S = (-0.080, 0.120)
 SAME_SHAPE_R = 0.90
 ODD_SHAPE_R = 0.80
 WIDER_S = 0.020
 NOISE_MARGIN_R = (0.10, 0.25)  # same / odd thresholds below the record's median correlation
+MAX_TEMPLATE_BEATS = 2000  # windows the dominant beat is the median of, at most
 
 BEAT_TYPES = (
     "normal",
@@ -54,14 +60,18 @@ BEAT_TYPES = (
 )
 
 
-def _windows(x: np.ndarray, centres: list[int], fs: float) -> np.ndarray:
-    """``[beat, lead * window]`` QRS windows (edge beats padded with the edge sample)."""
-    a, b = int(round(WINDOW_S[0] * fs)), int(round(WINDOW_S[1] * fs))
-    n = x.shape[1]
-    idx = np.clip(np.asarray(centres)[:, None] + np.arange(a, b + 1)[None, :], 0, n - 1)
-    w = x[:, idx].transpose(1, 0, 2).astype(np.float64)  # [beat, lead, sample]
+def _window_offsets(fs: float) -> np.ndarray:
+    """Samples of a QRS window around its centre (edge beats get the edge sample repeated)."""
+    return np.arange(int(round(WINDOW_S[0] * fs)), int(round(WINDOW_S[1] * fs)) + 1)
+
+
+def _flatten(block: np.ndarray, usable: np.ndarray | None) -> np.ndarray:
+    """``[beat, lead * window]`` mean-free windows from a ``[lead, beat, sample]`` block."""
+    if usable is not None:
+        block = block[usable]
+    w = block.transpose(1, 0, 2).astype(np.float64)  # [beat, lead, sample]
     w -= w.mean(axis=2, keepdims=True)
-    return w.reshape(len(centres), -1)
+    return w.reshape(w.shape[0], -1)
 
 
 def _corr(w: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -73,27 +83,32 @@ def _corr(w: np.ndarray, template: np.ndarray) -> np.ndarray:
     return np.nan_to_num(r)
 
 
-def beat_types(beats, x: np.ndarray, fs: float, paced: list[bool] | None = None) -> list:
-    """One type (see module) per beat of ``beats``, on ``x[lead, sample]`` at ``fs``."""
+def beat_types(
+    beats,
+    x: np.ndarray | SignalChunks,
+    fs: float,
+    paced: list[bool] | None = None,
+    usable: np.ndarray | None = None,
+) -> list:
+    """One type (see module) per beat of ``beats``, on ``x[lead, sample]`` at ``fs`` (or a
+    record too long to hold, as `hearteye.chunks.SignalChunks`), of its ``usable`` leads
+    (default: all)."""
     beats = list(beats)
     paced = paced or [False] * len(beats)
+    samples = x if isinstance(x, SignalChunks) else SignalChunks.of_display(x, fs)
     qrs = [
         i
         for i, b in enumerate(beats)
         if b.qrs_onset is not None and b.qrs_offset is not None and not paced[i]
     ]
     out: list = ["paced" if p else None for p in paced]
-    if not qrs or x.size == 0:
+    n_usable = len(samples.leads) if usable is None else int(np.sum(usable))
+    if not qrs or samples.n == 0 or n_usable == 0:
         return out
     centres = [
         int(beats[i].qrs_peak if beats[i].qrs_peak is not None else beats[i].qrs_onset) for i in qrs
     ]
-    w = _windows(x, centres, fs)
-    r = _corr(w, np.median(w, axis=0))
-    core = r >= SAME_SHAPE_R
-    if core.sum() >= max(2, len(qrs) // 4):
-        r = _corr(w, np.median(w[core], axis=0))
-        core = r >= SAME_SHAPE_R
+    r, core = _shape_match(samples, np.asarray(centres), _window_offsets(fs), usable)
     r_typ = float(np.median(r))
     same_r = min(SAME_SHAPE_R, r_typ - NOISE_MARGIN_R[0])
     odd_r = min(ODD_SHAPE_R, r_typ - NOISE_MARGIN_R[1])
@@ -102,10 +117,9 @@ def beat_types(beats, x: np.ndarray, fs: float, paced: list[bool] | None = None)
     onsets = np.array([b.qrs_onset for b in beats if b.qrs_onset is not None], float)
     rr = np.diff(np.sort(onsets)) / fs
     median_rr = float(np.median(rr)) if rr.size else np.nan
+    coupling = _coupling(onsets, np.array([beats[i].qrs_onset for i in qrs], float)) / fs
     for k, i in enumerate(qrs):
-        prev = onsets[onsets < beats[i].qrs_onset]
-        coupling = (beats[i].qrs_onset - prev[-1]) / fs if prev.size else np.nan
-        premature = bool(coupling < PREMATURE_RATIO * median_rr)
+        premature = bool(coupling[k] < PREMATURE_RATIO * median_rr)
         wide = width[k] >= dom_width + WIDER_S
         same, odd = r[k] >= same_r, r[k] < odd_r
         if premature and odd and wide:
@@ -119,6 +133,43 @@ def beat_types(beats, x: np.ndarray, fs: float, paced: list[bool] | None = None)
         else:
             out[i] = "unclassifiable"
     return out
+
+
+def _coupling(onsets: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Samples from the QRS onset before each of ``at`` (the last of ``onsets``, in their
+    order, that lies earlier; NaN for none)."""
+    if np.all(np.diff(onsets) >= 0):  # beats in time order: a binary search per beat
+        j = np.searchsorted(onsets, at, side="left")
+        prev = np.where(j > 0, onsets[np.maximum(j - 1, 0)], np.nan)
+        return at - prev
+    out = np.full(len(at), np.nan)
+    for k, t in enumerate(at):
+        prev = onsets[onsets < t]
+        if prev.size:
+            out[k] = t - prev[-1]
+    return out
+
+
+def _shape_match(
+    samples: SignalChunks, centres: np.ndarray, offsets: np.ndarray, usable: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's correlation with the dominant beat, and which match it (module rules)."""
+    sub = np.arange(len(centres))
+    if len(centres) > MAX_TEMPLATE_BEATS:
+        sub = np.linspace(0, len(centres) - 1, MAX_TEMPLATE_BEATS).astype(int)
+    w = _flatten(samples.take(centres[sub], offsets), usable)
+    r = _corr(w, np.median(w, axis=0))
+    core = r >= SAME_SHAPE_R
+    if core.sum() >= max(2, len(sub) // 4):
+        template = np.median(w[core], axis=0)
+        r = _corr(w, template)
+    else:
+        template = np.median(w, axis=0)
+    if len(sub) < len(centres):
+        r = samples.reduce_rows(
+            centres, offsets, lambda block: _corr(_flatten(block, usable), template)
+        )
+    return r, r >= SAME_SHAPE_R
 
 
 def type_counts(types) -> dict[str, int]:

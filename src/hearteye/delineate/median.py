@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hearteye.chunks import SignalChunks
 from hearteye.delineate.points import global_points
 from hearteye.delineate.postprocess import global_beats
 
@@ -44,13 +45,14 @@ class MedianBeats:
     n_beats: int  # how many beats were averaged
 
 
-def median_beats(x: np.ndarray, beats, types, fs: float) -> MedianBeats | None:
-    """Median beats of ``x[lead, sample]`` over the dominant beats (module rules)."""
+def median_windows(beats, types, fs: float, n: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The samples a median beat is taken over, for a record of ``n`` samples: the chosen
+    dominant beats' alignment points and the window's offsets around them (module rules),
+    and the alignment point's sample in a window; None with fewer than ``MIN_BEATS``."""
     onsets = np.array([bt.qrs_onset for bt in beats if bt.qrs_onset is not None], float)
     rr = float(np.median(np.diff(onsets))) / fs if onsets.size > 1 else np.inf
     a = int(round(max(WINDOW_S[0], -RR_SHARE[0] * rr) * fs))
     b = int(round(min(WINDOW_S[1], RR_SHARE[1] * rr) * fs))
-    n = x.shape[1]
     centres = [
         int(bt.qrs_peak)
         for bt, t in zip(beats, types, strict=True)
@@ -63,9 +65,24 @@ def median_beats(x: np.ndarray, beats, types, fs: float) -> MedianBeats | None:
         return None
     if len(centres) > MAX_BEATS:
         centres = [centres[i] for i in np.linspace(0, len(centres) - 1, MAX_BEATS).astype(int)]
-    idx = np.asarray(centres)[:, None] + np.arange(a, b + 1)[None, :]
-    med = np.median(x[:, idx], axis=1).astype(np.float32)  # [lead, window]
-    return MedianBeats(fs=fs, signal=med, fiducial=-a, n_beats=len(centres))
+    return np.asarray(centres), np.arange(a, b + 1), -a
+
+
+def median_of(block: np.ndarray, fs: float, fiducial: int) -> MedianBeats:
+    """The median beats of a ``[lead, beat, sample]`` block of `median_windows`."""
+    med = np.median(block, axis=1).astype(np.float32)  # [lead, window]
+    return MedianBeats(fs=fs, signal=med, fiducial=fiducial, n_beats=block.shape[1])
+
+
+def median_beats(x: np.ndarray | SignalChunks, beats, types, fs: float) -> MedianBeats | None:
+    """Median beats of ``x[lead, sample]`` (or of a record too long to hold, as
+    `hearteye.chunks.SignalChunks`: its display copy) over the dominant beats."""
+    samples = x if isinstance(x, SignalChunks) else SignalChunks.of_display(x, fs)
+    chosen = median_windows(beats, types, fs, samples.n)
+    if chosen is None:
+        return None
+    centres, offsets, fiducial = chosen
+    return median_of(samples.take(centres, offsets), fs, fiducial)
 
 
 def delineate_median(delineator, med_z: MedianBeats, flat=None):

@@ -11,14 +11,15 @@ preprocessing resamples to 500 Hz), any length:
   one window in which it has at least ``CONTEXT`` (1 s) of signal on both sides. Boundaries
   are extracted from the stitched probabilities: a beat lying across a window border is one
   run in one trace, so it can be neither lost nor counted twice.
-* **Bounded memory**: `Delineator.delineate` preprocesses records longer than 5 min chunk
-  by chunk (`Delineator.delineate_long`). Records up to ``KEEP_PROB_SAMPLES`` (5 min) are
-  stitched whole and keep their probabilities in the result. Longer ones (a 24 h Holter's
-  would be ~1 GB) are stitched block by block (``BLOCK_WINDOWS`` windows plus
-  ``MARGIN_WINDOWS`` on each side); each block keeps only the beats anchored in its own part.
-  The margin (8 s) is longer than any beat's extent, so every kept beat is built from the
-  same runs as in the whole trace, and no beat is kept twice; the probabilities are not kept
-  (``prob`` is ``None``).
+* **Bounded memory**: records longer than ``KEEP_PROB_SAMPLES`` (5 min) are stitched block by
+  block (``BLOCK_WINDOWS`` windows plus ``MARGIN_WINDOWS`` on each side); each block keeps
+  only the beats anchored in its own part. The margin (8 s) is longer than any beat's extent,
+  so every kept beat is built from the same runs as in the whole trace, and no beat is kept
+  twice; the probabilities are not kept (``prob`` is ``None``). A record longer than that is
+  not held preprocessed either (`hearteye.chunks`): `Delineator.delineate_chunks` delineates
+  it chunk by chunk, each chunk's windows placed on the whole record's grid (``phase``), so
+  the probabilities, and the beats anchored in each chunk's own part, are those of the whole
+  record to float rounding.
 
 Fiducial points (peaks, J point, T onset) are read from the preprocessed signal inside the
 boundaries (`hearteye.delineate.points`).
@@ -32,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -40,17 +41,12 @@ from types import MappingProxyType
 import numpy as np
 
 from hearteye.artefacts import models_dir
+from hearteye.chunks import Chunking, SignalChunks
 from hearteye.delineate.noise_gate import is_noisy
 from hearteye.delineate.points import global_points, lead_points
 from hearteye.delineate.postprocess import Beat, beats_from_probs, global_beats
 from hearteye.record import Record
-from hearteye.signal import (
-    FLAT_STD_MV,
-    PreprocessConfig,
-    Preprocessed,
-    preprocess,
-    resample_ratio,
-)
+from hearteye.signal import PreprocessConfig, Preprocessed, preprocess
 
 MODEL_ENV = "HEARTEYE_DELINEATOR_MODEL"
 NOISE_MODEL_ENV = "HEARTEYE_DELINEATOR_NOISE_MODEL"  # "" turns the noise model off
@@ -62,9 +58,6 @@ BATCH_WINDOWS = 4  # windows per ONNX call: bounds memory, and is no slower than
 BLOCK_WINDOWS = 64  # windows per streamed block of a long record (~4.4 min at 500 Hz)
 MARGIN_WINDOWS = 1  # extra windows on each side of a block (8 s: longer than any beat)
 KEEP_PROB_SAMPLES = 300 * 500  # records up to 5 min keep their probabilities in the result
-CHUNK_S = 150.0  # `delineate_long`: seconds of record preprocessed at a time
-CHUNK_MARGIN_S = 12.0  # ... plus this on each side (filter settling, beats across the cut)
-LONG_RECORD_S = 2 * CHUNK_S  # `Delineator.delineate` streams records longer than this
 
 
 @dataclass(frozen=True)
@@ -181,15 +174,18 @@ class Delineator:
             )
         return window - 2 * context
 
-    def _cores(self, x: np.ndarray, k0: int, k1: int, window: int, context: int) -> np.ndarray:
+    def _cores(
+        self, x: np.ndarray, k0: int, k1: int, window: int, context: int, phase: int = 0
+    ) -> np.ndarray:
         """Stitched probabilities ``[lead, 3, (k1 - k0) * core]`` of windows ``k0..k1-1``
-        (window k's core is samples ``[k*core, (k+1)*core)``; beyond the end, reflected)."""
+        (window k's core is samples ``[k*core - phase, (k+1)*core - phase)``; beyond either
+        end, reflected)."""
         core = window - 2 * context
         n = x.shape[-1]
         out = np.empty((x.shape[0], len(self.channels), (k1 - k0) * core), np.float32)
         for b0 in range(k0, k1, BATCH_WINDOWS):
             ks = range(b0, min(b0 + BATCH_WINDOWS, k1))
-            batch = np.stack([_window(x, k * core - context, window, n) for k in ks])
+            batch = np.stack([_window(x, k * core - phase - context, window, n) for k in ks])
             res = self._run(batch)
             for j, k in enumerate(ks):
                 out[:, :, (k - k0) * core : (k - k0 + 1) * core] = res[j][
@@ -224,6 +220,7 @@ class Delineator:
         window: int = WINDOW,
         context: int = CONTEXT,
         block_windows: int = BLOCK_WINDOWS,
+        phase: int = 0,
     ) -> Iterator[tuple[int, int, int, np.ndarray]]:
         """The stitched probabilities of a long record, one bounded block at a time.
 
@@ -231,16 +228,27 @@ class Delineator:
         ``start ..`` of the record, the same values `probabilities` gives there; beats
         anchored in ``[keep_from, keep_to)`` are the block's own. Each block reaches
         ``MARGIN_WINDOWS`` windows beyond its own part on both sides, so the beats it
-        keeps are assembled from exactly the runs the whole trace would give them."""
+        keeps are assembled from exactly the runs the whole trace would give them.
+        ``phase``: the window grid starts ``phase`` samples before ``x`` (a chunk of a
+        longer record starting ``phase`` samples past a window border of the record's)."""
         x = np.asarray(x, dtype=np.float32)
         n = x.shape[-1]
         core = self._check_windows(window, context)
-        n_win = -(-n // core)
+        phase %= core
+        n_win = -(-(n + phase) // core)
         for k0 in range(0, n_win, block_windows):
             k1 = min(k0 + block_windows, n_win)
             a, b = max(k0 - MARGIN_WINDOWS, 0), min(k1 + MARGIN_WINDOWS, n_win)
-            prob = self._cores(x, a, b, window, context)[..., : n - a * core]
-            yield a * core, k0 * core, min(k1 * core, n), prob
+            prob = self._cores(x, a, b, window, context, phase)
+            start = a * core - phase
+            if start < 0:
+                prob, start = prob[..., -start:], 0
+            yield (
+                start,
+                max(k0 * core - phase, 0),
+                min(k1 * core - phase, n),
+                prob[..., : n - start],
+            )
 
     # -- boundaries ----------------------------------------------------------------------
     def delineate_signal(
@@ -251,14 +259,16 @@ class Delineator:
         record_fs: float | None = None,
         block_windows: int = BLOCK_WINDOWS,
         keep_prob_samples: int = KEEP_PROB_SAMPLES,
+        phase: int = 0,
         **window_kw,
     ) -> Delineation:
         """Delineate preprocessed ``x[lead, sample]`` at 500 Hz (``record_fs``: the rate the
         record was read at, for the result's description; defaults to 500 Hz).
 
         Up to ``keep_prob_samples`` the probabilities are computed whole and kept in the
-        result; longer records are streamed in blocks (`probability_blocks`) and only the
-        beats are kept (``prob`` is ``None``): memory stays bounded by one block."""
+        result; longer records are streamed in blocks (`probability_blocks`, windows placed
+        with ``phase``) and only the beats are kept (``prob`` is ``None``): memory stays
+        bounded by one block."""
         x = np.asarray(x, dtype=np.float32)
         flat = np.zeros(len(leads), bool) if flat is None else np.asarray(flat, bool)
         names = _unique(leads)
@@ -271,7 +281,7 @@ class Delineator:
             per_lead, glob = [[] for _ in names], []
             kw = {k: v for k, v in window_kw.items() if k != "single_window"}
             for start, lo, hi, block in self.probability_blocks(
-                x, block_windows=block_windows, **kw
+                x, block_windows=block_windows, phase=phase, **kw
             ):
                 pl, gb = _beats(block, flat, self.fs, start, lo, hi)
                 for acc, got in zip(per_lead, pl, strict=True):
@@ -303,88 +313,74 @@ class Delineator:
             raise ValueError(f"preprocessing must resample to {self.fs} Hz, got {pp.fs}")
         return self.delineate_signal(pp.signal, pp.leads, pp.flat, record_fs, **window_kw)
 
+    def delineate_chunks(
+        self, sc: SignalChunks, record_fs: float, lead_beats_until: int | None = None
+    ) -> Delineation:
+        """Delineate a preprocessed record (`hearteye.chunks.SignalChunks`, at 500 Hz) of a
+        record read at ``record_fs``: the path `hearteye.analyze` takes. A held record is one
+        piece (`delineate_signal`); a streamed one is delineated chunk by chunk, keeping the
+        beats anchored in each chunk's own part, with every chunk's windows on the record's
+        grid. ``lead_beats_until``: of a streamed record keep the per-lead beats anchored
+        before this sample only (what the caller lists), not the ~100,000 per lead of a
+        24 h recording."""
+        if sc.fs != self.fs:
+            raise ValueError(f"preprocessing must resample to {self.fs} Hz, got {sc.fs}")
+        if sc.is_held:
+            chunk = next(sc.chunks())
+            return self.delineate_signal(chunk.z, sc.leads, sc.flat, record_fs)
+        names = _unique(sc.leads)
+        per_lead: list[list[Beat]] = [[] for _ in names]
+        glob: list[Beat] = []
+        for chunk in sc.chunks():
+            d = self.delineate_signal(
+                chunk.z, sc.leads, sc.flat, record_fs, keep_prob_samples=0, phase=chunk.start
+            )
+            lo, hi = chunk.start + chunk.lo, chunk.start + chunk.hi
+            glob.extend(_own(d.beats, chunk.start, lo, hi))
+            if lead_beats_until is not None:
+                hi = min(hi, lead_beats_until)
+            for acc, name in zip(per_lead, names, strict=True):
+                acc.extend(_own(d.leads[name], chunk.start, lo, hi))
+        return Delineation(
+            fs=self.fs,
+            record_fs=float(record_fs),
+            beats=tuple(glob),
+            leads=MappingProxyType({n: tuple(b) for n, b in zip(names, per_lead, strict=True)}),
+            prob=None,
+            model=self.version,
+        )
+
     def delineate_long(
         self,
         record: Record,
         config: PreprocessConfig | None = None,
-        chunk_s: float = CHUNK_S,
-        margin_s: float = CHUNK_MARGIN_S,
+        chunk_s: float = Chunking.chunk_s,
+        margin_s: float = Chunking.margin_s,
     ) -> Delineation:
-        """Delineate a long record without ever holding it preprocessed whole.
-
-        Two passes over chunks of ``chunk_s`` (plus ``margin_s`` on each side, cut at sample
-        multiples of the resampling ratio so every chunk lands on the 500 Hz grid):
-        1. each chunk is filtered and resampled, and the per-lead sums of its own part give
-           the record's mean and standard deviation (the z-score of `preprocess`);
-        2. each chunk is preprocessed again, z-scored with those, and delineated; the beats
-           anchored in its own part are kept.
-        Zero-phase filtering of a chunk differs from the whole record's only within a few
-        seconds of the chunk's ends, which the margin (12 s) covers; the model sees windows
-        placed from the chunk's start instead of the record's, so a boundary can move by a
-        sample or two where the two windowings disagree. Memory: the record as read, one
-        chunk and the beats."""
-        cfg = config or PreprocessConfig()
-        up, down = resample_ratio(record.fs, self.fs)
-        step = max(down, int(round(chunk_s * record.fs)) // down * down)
-        margin = int(round(margin_s * record.fs)) // down * down + down
-        n = record.signal.shape[1]
-        chunks = [(c, min(c + step, n)) for c in range(0, n, step)]
-
-        def prepared(c0: int, c1: int):
-            a, b = max(c0 - margin, 0), min(c1 + margin, n)
-            part = Record(signal=record.signal[:, a:b], fs=record.fs, leads=record.leads)
-            x = preprocess(part, replace(cfg, zscore=False)).signal
-            lo, hi = (c0 - a) * up // down, (c1 - a) * up // down
-            return x, a * up // down, lo, hi
-
-        total = np.zeros(len(record.leads))
-        total_sq = np.zeros(len(record.leads))
-        count = 0
-        for c0, c1 in chunks:
-            x, _, lo, hi = prepared(c0, c1)
-            core = x[:, lo:hi].astype(np.float64)
-            total += core.sum(axis=1)
-            total_sq += (core**2).sum(axis=1)
-            count += core.shape[1]
-        mean = total / max(count, 1)
-        std = np.sqrt(np.maximum(total_sq / max(count, 1) - mean**2, 0.0))
-        flat = ~(std > FLAT_STD_MV)
-        scale = np.where(flat, 1.0, std)
-        names = _unique(record.leads)
-        per_lead: list[list[Beat]] = [[] for _ in names]
-        glob: list[Beat] = []
-        for c0, c1 in chunks:
-            x, start, lo, hi = prepared(c0, c1)
-            z = ((x - mean[:, None]) / scale[:, None]).astype(np.float32)
-            z[flat] = 0.0
-            d = self.delineate_signal(z, record.leads, flat, record.fs, keep_prob_samples=0)
-
-            def keep(beats, start=start, lo=lo, hi=hi):
-                return [b.shifted(start) for b in beats if lo <= b.anchor() < hi]
-
-            for acc, name in zip(per_lead, names, strict=True):
-                acc.extend(keep(d.leads[name]))
-            glob.extend(keep(d.beats))
-        return Delineation(
-            fs=self.fs,
-            record_fs=float(record.fs),
-            beats=tuple(glob),
-            leads=MappingProxyType(
-                {name: tuple(b) for name, b in zip(names, per_lead, strict=True)}
-            ),
-            prob=None,
-            model=self.version,
-        )
+        """Delineate ``record`` chunk by chunk whatever its length (`delineate_chunks` of a
+        record streamed in chunks of ``chunk_s``): memory holds the record as read, one chunk
+        and the beats."""
+        chunking = Chunking(stream_above_s=0.0, chunk_s=chunk_s, margin_s=margin_s)
+        sc = SignalChunks.of(record, config or PreprocessConfig(), chunking)
+        return self.delineate_chunks(sc, record.fs)
 
     def delineate(
         self, record: Record, config: PreprocessConfig | None = None, **window_kw
     ) -> Delineation:
         """Preprocess (filter, resample to 500 Hz, z-score) and delineate a `Record`; one
-        longer than ``LONG_RECORD_S`` chunk by chunk (`delineate_long`, bounded memory)."""
-        if record.duration > LONG_RECORD_S and not window_kw:
-            return self.delineate_long(record, config)
-        pp = preprocess(record, config or PreprocessConfig())
-        return self.delineate_preprocessed(pp, record.fs, **window_kw)
+        longer than `hearteye.chunks.Chunking.stream_above_s` chunk by chunk (bounded
+        memory)."""
+        cfg = config or PreprocessConfig()
+        if window_kw:
+            return self.delineate_preprocessed(preprocess(record, cfg), record.fs, **window_kw)
+        return self.delineate_chunks(SignalChunks.of(record, cfg), record.fs)
+
+
+def _own(beats, start: int, lo: int, hi: int) -> list[Beat]:
+    """``beats`` of a chunk starting at record sample ``start``, in record samples, keeping
+    those anchored in ``[lo, hi)``."""
+    out = (b.shifted(start) for b in beats)
+    return [b for b in out if lo <= b.anchor() < hi]
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:

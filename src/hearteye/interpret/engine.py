@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from hearteye.artefacts import models_dir
+from hearteye.chunks import SignalChunks
 from hearteye.interpret import rules
 from hearteye.interpret.catalogue import CATALOGUE, P_WAVE_CODES, SEVERITIES
 from hearteye.interpret.evidence import LEAD_KEYS, Evidence, gather
@@ -187,7 +188,7 @@ def statement(code: str, method: str, evidence: dict, leads=(), criterion=None) 
 
 
 def interpret(
-    signal: np.ndarray,
+    signal: np.ndarray | SignalChunks,
     fs: float,
     leads,
     beats,

@@ -1,6 +1,7 @@
 """Beat-level and per-lead evidence the statements are made from.
 
-Input: the display signal (mV, ``signal[lead, sample]``, 500 Hz), the lead names, the global
+Input: the display signal (mV, ``signal[lead, sample]``, 500 Hz, or a record too long to hold
+preprocessed, as `hearteye.chunks.SignalChunks`), the lead names, the global
 beats (`hearteye.delineate.postprocess.Beat`, samples) and the measurements of
 `hearteye.features.measure`. Output: an `Evidence` with
 
@@ -11,9 +12,9 @@ beats (`hearteye.delineate.postprocess.Beat`, samples) and the measurements of
 * **rhythm**: RR coefficient of variation, successive-difference irregularity (RMSSD / mean
   RR) with premature beats and their pauses left out, PR variability;
 * **per lead, on the median beat** (beats aligned on QRS onset, median sample by sample, so one
-  ectopic beat does not move it): Q, R, S, R' amplitudes and the QRS minimum (mV), Q duration
-  (ms: from QRS onset, when the first deflection beyond 0.05 mV is negative, to the return
-  above baseline), ST at J and at
+  ectopic beat does not move it; of more than ``MAX_MEDIAN_BEATS``, that many evenly spread):
+  Q, R, S, R' amplitudes and the QRS minimum (mV), Q duration (ms: from QRS onset, when the
+  first deflection beyond 0.05 mV is negative, to the return above baseline), ST at J and at
   J+60 ms (mV, from the PR-segment baseline), T amplitude, terminal 40 ms QRS area, P
   amplitude and the negative P area in V1.
 
@@ -27,11 +28,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hearteye.chunks import SignalChunks
+
 NAN = float("nan")
 PREMATURE = 0.85  # RR before / median RR below this: premature (Minnesota code 8-1)
 WIDE_QRS_MS = 120.0
 WIDER_THAN_DOMINANT_MS = 30.0
 PRE_S, POST_S = 0.30, 0.60  # median beat window around QRS onset
+# Beats the median beat is taken over, at most (evenly spread: a Holter's ~100,000 windows
+# would take ~360 MB per two leads); every beat of a record up to 300 s at 400 bpm counts.
+MAX_MEDIAN_BEATS = 2000
 Q_START_MV = 0.05  # the first deflection beyond this decides whether the QRS starts with a Q
 LEAD_KEYS = ("Q", "Qms", "R", "S", "QMIN", "R2", "STJ", "ST60", "T", "TERM", "P", "PNEG")
 
@@ -122,10 +128,10 @@ def _rhythm(infos: list[BeatInfo], beats, fs: float) -> dict[str, float]:
     return out
 
 
-def _median_beats(signal: np.ndarray, beats, fs: float):
+def _median_beats(samples: SignalChunks, beats, fs: float):
     """Median beat per lead aligned on QRS onset, and the median fiducials (samples, relative)."""
     pre, post = int(PRE_S * fs), int(POST_S * fs)
-    n = signal.shape[1]
+    n = samples.n
     q = [
         b
         for b in beats
@@ -133,8 +139,10 @@ def _median_beats(signal: np.ndarray, beats, fs: float):
     ]
     if not q:
         return None, {}
-    idx = np.array([int(b.qrs_onset) for b in q])[:, None] + np.arange(-pre, post)[None, :]
-    med = np.median(signal[:, idx], axis=1)  # [lead, sample]
+    on = np.array([int(b.qrs_onset) for b in q])
+    if len(on) > MAX_MEDIAN_BEATS:
+        on = on[np.linspace(0, len(on) - 1, MAX_MEDIAN_BEATS).astype(int)]
+    med = np.median(samples.take(on, np.arange(-pre, post)), axis=1)  # [lead, sample]
 
     def rel(name):
         vals = [getattr(b, name) - b.qrs_onset for b in q if getattr(b, name) is not None]
@@ -195,10 +203,13 @@ def _lead_features(m: np.ndarray, fid: dict, fs: float) -> dict[str, float]:
     }
 
 
-def gather(signal: np.ndarray, fs: float, leads, beats, measurements: dict) -> Evidence:
+def gather(
+    signal: np.ndarray | SignalChunks, fs: float, leads, beats, measurements: dict
+) -> Evidence:
     infos = _beat_infos(beats, fs)
     rhythm = _rhythm(infos, beats, fs)
-    med, fid = _median_beats(signal, beats, fs)
+    samples = signal if isinstance(signal, SignalChunks) else SignalChunks.of_display(signal, fs)
+    med, fid = _median_beats(samples, beats, fs)
     per_lead: dict[str, dict[str, float]] = {}
     if med is not None and fid.get("qrs_offset") is not None:
         for i, name in enumerate(leads):

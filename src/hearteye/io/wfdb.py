@@ -8,7 +8,9 @@ after a 24-byte header, declared as ``16+24`` in the header).
 
 Digital samples are converted to physical values exactly as ``wfdb.rdrecord(...).p_signal``
 does (float64 ``(d - baseline) / gain``, WFDB's invalid-sample code becomes NaN), then scaled
-to mV and rounded once to float32, one lead at a time so the float64 copy is one lead long.
+to mV and rounded once to float32, ``BLOCK_FRAMES`` samples of one lead at a time, so the
+float64 copy is one block long; plain formats are also read from their file block by block
+(memory holds the float32 record and one block, not the file besides).
 """
 
 from __future__ import annotations
@@ -134,14 +136,14 @@ def read_wfdb(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
     hea, hdr = _checked_header(path, limits)
     _keep_start(hdr, limits)
     if _is_plain(hdr):
-        digital = _digital_plain(
+        return _record_plain(
             hdr,
             lambda name, dtype, count, offset: np.fromfile(
                 hea.parent / name, dtype=dtype, count=count, offset=offset
             ),
+            hea.name,
         )
-    else:
-        digital = _digital_wfdb(hea.with_suffix(""), hdr, hea.name)
+    digital = _digital_wfdb(hea.with_suffix(""), hdr, hea.name)
     return _record(hdr, digital, hea.name)
 
 
@@ -192,13 +194,13 @@ def read_wfdb_files(
     check_signal_files(hdr, sizes, header_name, limits)
     _keep_start(hdr, limits)
     if _is_plain(hdr):
-        digital = _digital_plain(
+        return _record_plain(
             hdr,
             lambda name, dtype, count, offset: np.frombuffer(
                 files[name], dtype=dtype, count=count, offset=offset
             ),
+            header_name,
         )
-        return _record(hdr, digital, header_name)
     with tempfile.TemporaryDirectory(prefix="hearteye-wfdb-") as tmp:
         base = Path(tmp) / "record"
         base.with_suffix(".hea").write_bytes(raw)
@@ -480,21 +482,32 @@ _PLAIN = {
 }
 
 
+BLOCK_FRAMES = 1 << 20  # frames decoded and converted at a time
+
+
 def _is_plain(hdr: WfdbHeader) -> bool:
     return all(s["fmt"] in _PLAIN and s["spf"] == 1 and s["skew"] == 0 for s in hdr.signals)
 
 
-def _digital_plain(hdr: WfdbHeader, load) -> list[np.ndarray]:
-    """Per signal, its digital samples; ``load(name, dtype, count, offset)`` gives an array."""
-    digital: list[np.ndarray] = [np.empty(0)] * len(hdr.signals)
+def _record_plain(hdr: WfdbHeader, load, source: str) -> Record:
+    """The record of a plain-format header; ``load(name, dtype, count, offset)`` gives an
+    array of that many samples. Read and converted ``BLOCK_FRAMES`` frames at a time, so
+    memory holds the record in float32 and one block (a 24 h Holter's file is ~90 MB)."""
+    keep, _ = _ecg_signals(hdr, source)
+    out = np.empty((len(keep), hdr.sig_len), dtype=np.float32)
     for name, sigs in hdr.files.items():
         dtype, shift = _PLAIN[sigs[0]["fmt"]]
-        frames = load(name, dtype, hdr.sig_len * len(sigs), sigs[0]["byte_offset"])
-        frames = frames.reshape(hdr.sig_len, len(sigs))
-        for k, sig in enumerate(sigs):
-            col = frames[:, k]
-            digital[hdr.signals.index(sig)] = col.astype(np.int32) - shift if shift else col
-    return digital
+        width = len(sigs) * np.dtype(dtype).itemsize
+        for f0 in range(0, hdr.sig_len, BLOCK_FRAMES):
+            f1 = min(f0 + BLOCK_FRAMES, hdr.sig_len)
+            frames = load(name, dtype, (f1 - f0) * len(sigs), sigs[0]["byte_offset"] + f0 * width)
+            frames = frames.reshape(f1 - f0, len(sigs))
+            for k, sig in enumerate(sigs):
+                i = hdr.signals.index(sig)
+                if i in keep:
+                    col = frames[:, k].astype(np.int32) - shift if shift else frames[:, k]
+                    out[keep.index(i), f0:f1] = _to_mv(col, sig, 1, f1 - f0)
+    return _signal_record(hdr, out, source, keep)
 
 
 def _digital_wfdb(base: Path, hdr: WfdbHeader, source: str) -> list[np.ndarray]:
@@ -542,11 +555,21 @@ def _record(hdr: WfdbHeader, digital: list[np.ndarray], source: str) -> Record:
     n_out = hdr.sig_len * max_spf
     out = np.empty((len(keep), n_out), dtype=np.float32)
     for row, i in enumerate(keep):
-        out[row] = _to_mv(digital[i], signals[i], max_spf, n_out)
+        if signals[i]["spf"] != max_spf:  # resampled whole
+            out[row] = _to_mv(digital[i], signals[i], max_spf, n_out)
+            continue
+        for a in range(0, n_out, BLOCK_FRAMES):  # float64 one block at a time, not one lead
+            b = min(a + BLOCK_FRAMES, n_out)
+            out[row, a:b] = _to_mv(digital[i][a:b], signals[i], max_spf, b - a)
+    return _signal_record(hdr, out, source, keep)
+
+
+def _signal_record(hdr: WfdbHeader, out: np.ndarray, source: str, keep: list[int]) -> Record:
+    max_spf = max(hdr.signals[i]["spf"] for i in keep)
     return Record(
         signal=out,
         fs=hdr.fs * max_spf,
-        leads=tuple(normalise_lead_name(signals[i]["name"]) for i in keep),
+        leads=tuple(normalise_lead_name(hdr.signals[i]["name"]) for i in keep),
         meta=_meta(hdr, source, keep),
     )
 

@@ -132,7 +132,8 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
     form = _name_from_file(form, record, svc.settings.patient_from_file)
     record = _with_patient(record, form, svc.settings.patient_from_file)
     # A long upload (a Holter) is stored whole, but only its start is analysed: a 24 h
-    # 2-lead record analysed whole takes ~4 GB and minutes, past the worker timeout.
+    # 2-lead record analysed whole holds a worker for over a minute (its memory is bounded
+    # either way: benchmarks/long_upload.py).
     analysis = analyze(record, max_seconds=svc.settings.analyze_max_seconds)
     # The plot is drawn here only if configured: by default on its first GET (plot_png), which
     # keeps ~20 ms of drawing off every upload; it is a cache derived from the stored files.
@@ -149,13 +150,15 @@ def create_ecg(user: User, form: PatientForm, files: list[tuple[str, bytes]]) ->
         else None
     )
     summary = json_safe(analysis.to_dict())
-    upload, content_type, source_name = _original(files, record.meta.source)
+    content_type, source_name = _original_kind(files, record.meta.source)
     file_id = new_file_id()
     keys = ecg_keys(file_id)
     row = _row(user, form, record, analysis, summary, file_id, source_name, content_type)
     display = encode_display(
         analysis.signal, analysis.fs, analysis.leads, svc.settings.leads_max_seconds
     )
+    del record  # its samples (a Holter's: ~170 MB) are freed before the upload is zipped
+    upload = _original(files)
     storage: Storage = svc.storage
     s = db.session()
     try:
@@ -273,20 +276,27 @@ def _gender(form: PatientForm, record: Record) -> str | None:
     return form.gender or (record.meta.sex if record.meta.sex in ("M", "F") else None)
 
 
-def _original(files: list[tuple[str, bytes]], main: str | None) -> tuple[bytes, str, str]:
-    """The upload as sent: one file as is; several zipped together (each byte-identical),
-    named after the file the record was read from (``main``)."""
+def _original_kind(files: list[tuple[str, bytes]], main: str | None) -> tuple[str, str]:
+    """The content type and name `_original` stores the upload under: one file as is; several
+    as a zip named after the file the record was read from (``main``)."""
     names = [_display_name(name) for name, _ in files]
     if len(files) == 1:
-        name, data = names[0], files[0][1]
-        kind = "application/zip" if data[:4] == b"PK\x03\x04" else "application/octet-stream"
-        return data, kind, name
+        kind = "application/zip" if files[0][1][:4] == b"PK\x03\x04" else "application/octet-stream"
+        return kind, names[0]
+    return "application/zip", main if main in names else names[0]
+
+
+def _original(files: list[tuple[str, bytes]]) -> bytes:
+    """The upload as sent: one file as is; several zipped together (each byte-identical)."""
+    if len(files) == 1:
+        return files[0][1]
+    names = [_display_name(name) for name, _ in files]
     buf = io.BytesIO()
     # Stored, not deflated: no CPU per request, and each member is the sent bytes verbatim.
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, (_, data) in zip(names, files, strict=True):
             zf.writestr(name, data)
-    return buf.getvalue(), "application/zip", main if main in names else names[0]
+    return buf.getvalue()
 
 
 def _display_name(name: str) -> str:
