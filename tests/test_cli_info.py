@@ -111,11 +111,12 @@ def test_a_training_command_without_the_training_extra_says_what_to_install(monk
 
     from hearteye.cli import main
 
-    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed
+    for name in ("sklearn", "sklearn.model_selection"):  # as if not installed
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "hearteye.data.split", raising=False)
     master = tmp_path / "m.csv"
     master.write_text("record,patient,label\n")
     out = CliRunner().invoke(main, ["split", "--master", str(master), "--out", str(tmp_path)])
-    assert out.exit_code == 1
+    assert out.exit_code == 1, out.output
     assert "pip install 'hearteye[train]'" in out.output
     assert "Traceback" not in out.output
