@@ -40,6 +40,15 @@ def ludb_dir(shared_data: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def formats_dir(shared_data: Path) -> Path:
+    """The staged real cart exports (GE MUSE, Philips, aECG, DICOM, SCP-ECG)."""
+    path = shared_data / "formats"
+    if not path.is_dir():
+        pytest.skip(f"cart exports not staged at {path}")
+    return path
+
+
 def require_train(*modules: str) -> None:
     """Skip the calling test, saying why, when a package of the ``[train]`` extra is missing.
 

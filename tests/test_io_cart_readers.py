@@ -45,14 +45,6 @@ STAGED = {
 LIMITS = ReadLimits()
 
 
-@pytest.fixture(scope="module")
-def formats_dir(shared_data):
-    path = shared_data / "formats"
-    if not path.is_dir():
-        pytest.skip(f"cart exports not staged at {path}")
-    return path
-
-
 def _library_xml(path: Path, fmt: str):
     label, module, cls = _LIBRARY[fmt]
     parser = getattr(importlib.import_module(f"ecgdatakit.parsing.parsers.{module}"), cls)

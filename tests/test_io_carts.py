@@ -39,14 +39,6 @@ STAGED = {
 }
 
 
-@pytest.fixture(scope="module")
-def formats_dir(shared_data):
-    path = shared_data / "formats"
-    if not path.is_dir():
-        pytest.skip(f"cart exports not staged at {path}")
-    return path
-
-
 @pytest.mark.parametrize("name", sorted(STAGED))
 def test_staged_file_reads_to_twelve_leads(formats_dir, name):
     fmt, fs, n, derived = STAGED[name]

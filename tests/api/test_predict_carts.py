@@ -17,14 +17,6 @@ CARTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def formats_dir(shared_data):
-    path = shared_data / "formats"
-    if not path.is_dir():
-        pytest.skip(f"cart exports not staged at {path}")
-    return path
-
-
 def _post(client, headers, files, **fields):
     return client.post(
         "/predict", headers=headers, data=form(files, **fields), content_type="multipart/form-data"
