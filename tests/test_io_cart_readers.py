@@ -202,6 +202,38 @@ def test_xli_refuses_samples_past_32_bits():
     assert info.value.code == "xli_corrupt"
 
 
+def _reference_samples(words: np.ndarray, start: int) -> np.ndarray:
+    """``x[i] = 2 x[i-1] - x[i-2] - g[i]`` one word at a time, in Python integers."""
+    w = [int(v) for v in words]
+    x = [w[0], w[1]]
+    for i in range(2, len(w)):
+        g = start if i == 2 else w[i - 1] - 64
+        x.append(2 * x[-1] - x[-2] - g)
+    return np.array(x, dtype=np.int64)
+
+
+@pytest.mark.parametrize("steep", [False, True], ids=["32-bit-sums", "64-bit-sums"])
+def test_xli_second_differences_are_exact(steep):
+    # Small words take the 32-bit path; a slope of 480,000 (back to 0 after) takes the 64-bit
+    # one although every sample fits 32 bits. Both must give the word-by-word samples.
+    rng = np.random.default_rng(3)
+    rows = []
+    for k in range(3):
+        words = rng.integers(40, 90, 5_000).astype(np.int16)
+        if steep:
+            h = np.zeros(5_000, dtype=np.int64)
+            h[10 + k : 26 + k], h[26 + k : 42 + k] = 30_000, -30_000
+            words[2:-1] = (64 - h[3:]).astype(np.int16)  # second difference i: 64 - w[i-1]
+        rows.append(words)
+    starts = np.array([5, -7, 0])
+    data = np.stack(
+        [np.concatenate([w.view(np.uint16) >> 8, w.view(np.uint16) & 255]) for w in rows]
+    ).astype(np.uint8)
+    got = _xli._second_differences(data, starts, "x")
+    for k, w in enumerate(rows):
+        np.testing.assert_array_equal(got[k], _reference_samples(w, int(starts[k])))
+
+
 # ---------------------------------------------------------------------------------- DICOM
 
 

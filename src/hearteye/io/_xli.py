@@ -19,13 +19,15 @@ what its declared duration and rate need (plus 4 kB), all chunks together past
 bytes made.
 
 Why not the library's decoder: ecgdatakit's (and sierraecg's) LZW runs a Python loop per
-code and per byte: 18 of the 26-29 ms a 10 s 12-lead Philips file took to read (here: ~1.9
-ms for its 16 chunks, bounds included). Here every
+code and per byte: 18 of the 26-29 ms a 10 s 12-lead Philips file took to read (here: 2.0-2.2
+ms for its 16 chunks, base64 and bounds included, against 2.5-2.7 ms before the rows, the
+reused buffers and the column-wise sums below; best of 60, same session). Here every
 step is an array operation: code lengths by pointer doubling over the dictionary tree
 (log2 of the longest entry, ~7 passes), then each output byte points at the byte it copies
 (the same offset in the output of the code it extends) until it reaches the last byte of a
-code, whose value is known; the second differences are two cumulative sums. Same bytes and
-samples as ecgdatakit on every staged file (the tests compare both).
+code, whose value is known; the second differences are two cumulative sums down the columns
+of a words x chunks array, in 32-bit integers where the sums provably fit (64 otherwise). Same
+bytes and samples as ecgdatakit on every staged file (the tests compare both).
 """
 
 from __future__ import annotations
@@ -83,15 +85,22 @@ class _Streams:
         ]
         parent = np.where(literal | bad, index, index - local + entry)
         # Pointer doubling: depth = distance to the literal that starts a code's output.
+        # A start (a literal) has depth 0 and points at itself: when every pointer has
+        # reached one, the depths added are all 0 (take's "wrap": indices in range by
+        # construction, a code points into its own chunk, at an earlier code or itself).
+        # The buffers are reused: a fresh array of this size per step costs more than the
+        # step (the allocator maps and faults in new pages each time).
         depth = (parent != index).astype(np.intp)
-        up = parent
+        up, spare, step = parent.copy(), np.empty_like(parent), np.empty_like(parent)
         while True:
-            nxt = up[up]
-            if np.array_equal(nxt, up):
+            depth.take(up, out=step, mode="wrap")
+            if not step.any():
                 break
-            depth += depth[up]
-            up = nxt
-        self.codes, self.lengths, self.parent, self.root = codes, depth + 1, parent, up
+            depth += step
+            up.take(up, out=spare, mode="wrap")
+            up, spare = spare, up
+        depth += 1
+        self.codes, self.lengths, self.parent, self.root = codes, depth, parent, up
 
     def total(self, i: int) -> int:
         return int(self.lengths[self.offsets[i] : self.offsets[i + 1]].sum())
@@ -103,10 +112,12 @@ class _Streams:
         of the code its code extends) until it meets the last byte of a code, whose value is
         known (a literal, or the first byte of the code after the extended one); doubling
         the pointers ``log2(longest output)`` times resolves them. What depends only on the
-        codes is done for all chunks at once; the bytes chunk by chunk (arrays that stay in
-        cache: 20 % faster than all bytes at once). Codes after the 768th extend only earlier
-        ones (the dictionary is full), so only the first 768 codes' bytes are doubled and
-        the rest copied from them once."""
+        codes is done for all chunks at once; the bytes chunk by chunk, each chunk's written
+        straight into its row of one 2-D array: arrays of ~11,000 pointers stay in cache and
+        in the allocator's reused memory, where all 132,000 bytes at once took 1.4 ms against
+        1.0 (fresh pages mapped and faulted in on every call). Codes after the 768th extend
+        only earlier ones (the dictionary is full), so only the first 768 codes' bytes are
+        doubled and the rest copied from them once."""
         b = int(self.offsets[use])
         codes, lengths, parent = self.codes[:b], self.lengths[:b], self.parent[:b]
         start = np.zeros(b + 1, dtype=np.intp)
@@ -116,6 +127,9 @@ class _Streams:
         last = np.where(codes < 256, codes, first[np.minimum(parent + 1, b - 1)])
         last = last.astype(np.uint8)
         full = _LAST_CODE - 256 + 2  # codes made before the dictionary is full
+        sizes = start[self.offsets[1 : use + 1]] - start[self.offsets[:use]]
+        alike = bool((sizes == sizes[0]).all())  # the usual case: one 2-D array, no stacking
+        rows = np.empty((use, int(sizes[0])), dtype=np.uint8) if alike else None
         out = []
         for k in range(use):
             a, z = int(self.offsets[k]), int(self.offsets[k + 1])
@@ -123,18 +137,19 @@ class _Streams:
             ref = np.arange(int(start[z]) - lo) - np.repeat(shift[a:z], lengths[a:z])
             ends = start[a + 1 : z + 1] - (lo + 1)
             ref[ends] = ends
-            values = np.zeros(ref.size, dtype=np.uint8)
-            values[ends] = last[a:z]
-            early = int(start[min(a + full, z)]) - lo
+            values = rows[k] if rows is not None else np.empty(ref.size, dtype=np.uint8)
+            values[ends] = last[a:z]  # every other byte is copied below
+            e = min(a + full, z)
+            early = int(start[e]) - lo
             pointers = ref[:early]
-            for _ in range(max(1, int(lengths[a : min(a + full, z)].max() - 1).bit_length())):
-                pointers = np.take(pointers, pointers)
-            values[:early] = values[pointers]
+            for _ in range(max(1, int(lengths[a:e].max() - 1).bit_length())):
+                pointers = pointers.take(pointers, mode="wrap")  # in range: see _Streams
+            values[:early] = values.take(pointers)
             if early < values.size:
-                values[early:] = values[ref[early:]]
+                values[early:] = values.take(ref[early:])
             out.append(values)
-        if len({v.size for v in out}) == 1:  # the usual case: all leads alike, one 2-D pass
-            return list(_second_differences(np.stack(out), np.asarray(starts[:use]), source))
+        if rows is not None:
+            return list(_second_differences(rows, np.asarray(starts[:use]), source))
         return [
             _second_differences(v[None], np.asarray(starts[k : k + 1]), source, k)[0]
             for k, v in enumerate(out)
@@ -219,24 +234,33 @@ def _second_differences(
     if data.shape[1] % 2:
         data = np.concatenate([data, np.zeros((data.shape[0], 1), dtype=np.uint8)], axis=1)
     half = data.shape[1] // 2
-    hi, lo = data[:, :half].astype(np.uint16), data[:, half:]
-    w = ((hi << 8) | lo).view(np.int16).astype(np.int64)
-    h = np.empty_like(w)
-    h[:, 0] = w[:, 0]
-    h[:, 1] = w[:, 1] - 2 * w[:, 0]
+    w = ((data[:, :half].astype(np.uint16) << 8) | data[:, half:]).view(np.int16)
+    # One column a chunk: a cumulative sum down the rows adds all chunks' words in one
+    # vector step (twice as fast as along each row, which numpy does word by word). In 32
+    # bits while that is exact: |first sum| <= 32,832 per word + 131,071 < 2**31 for up to
+    # 65,000 words, and the second sum's |x| <= words * max |first sum|.
+    h = np.empty((half, data.shape[0]), dtype=np.int32 if half <= 65_000 else np.int64)
+    h[0] = w[:, 0]
+    if half > 1:
+        h[1] = w[:, 1]
+        h[1] -= 2 * h[0]
     if half > 2:
-        h[:, 2] = -starts
-        np.subtract(64, w[:, 2:-1], out=h[:, 3:])
-    np.cumsum(h, axis=1, out=h)
+        h[2] = -starts
+        np.subtract(64, w[:, 2:-1].T, out=h[3:])
+    np.cumsum(h, axis=0, out=h)
+    if h.dtype == np.int32 and half * max(-int(h.min()), int(h.max())) < 1 << 31:
+        np.cumsum(h, axis=0, out=h)
+        return np.ascontiguousarray(h.T)
+    h = h.astype(np.int64)
     # Exact in 64 bits while |slope| <= 2**32 (at most 2**25 words); past that a sample is
     # past 32 bits anyway.
     if half > 1 << 23 and np.abs(h).max() > 1 << 32:
-        raise _too_large(source, first + int(np.argmax(np.abs(h).max(axis=1) > 1 << 32)))
-    np.cumsum(h, axis=1, out=h)
-    samples = h.astype(np.int32)
-    if not np.array_equal(samples, h):
-        raise _too_large(source, first + int(np.argmax((samples != h).any(axis=1))))
-    return samples
+        raise _too_large(source, first + int(np.argmax(np.abs(h).max(axis=0) > 1 << 32)))
+    np.cumsum(h, axis=0, out=h)
+    if h.min() < -(1 << 31) or h.max() >= 1 << 31:
+        outside = (h < -(1 << 31)) | (h >= 1 << 31)
+        raise _too_large(source, first + int(np.argmax(outside.any(axis=0))))
+    return np.ascontiguousarray(h.T, dtype=np.int32)
 
 
 def _too_large(source: str, index: int) -> InvalidRecordError:

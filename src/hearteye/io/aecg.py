@@ -9,8 +9,11 @@ QT, QTc, axes; per-lead ones; statements and who made them) go to ``meta.device`
 Read here, not by `ecgdatakit`: the library fails the staged real file on speed. Its reader
 took 11.5-12.7 ms for the 505 kB HL7
 example (a pure-Python defusedxml parse, then 60,000 digits split into strings and each
-converted), 21-25x HeartEye's WFDB reader of the same signal (this module: 4.1-4.7 ms, same
-run; 1.7 ms of it the parse of ~1,460 elements). This module parses once
+converted), 21-25x HeartEye's WFDB reader of the same signal (this module: 5.0 ms in the
+README's run, on a busy machine, 2.4x `wfdb.rdrecord`, from 2.6x; 1.7-1.9 ms of it the parse
+of ~1,460 elements, ~1.1 ms the 60,000 numbers: numpy's text reader, ~18 ns a number, is the
+quickest route found, 4x quicker than splitting, and a digit-by-digit numpy parse took 3.5
+ms). This module parses once
 (`parse_document`: defusedxml's rules, C speed), converts each lead's digits in one numpy
 call (integers, checked to have been read to their end; anything else, decimals included,
 goes through the exact split-and-convert) and reads the fields HeartEye keeps with
@@ -519,7 +522,7 @@ def _annotations(rhythm: Element, derived: Element | None) -> tuple[_Sink, _Sink
     for series in (rhythm, derived):
         for aset in _children(series, "subjectOf/annotationSet"):
             sink = _author(aset, machine, expert)
-            for ann in aset.findall("component/annotation"):
+            for ann in _subs(aset):
                 _walk(ann, sink, in_beat=False)
     return machine, expert
 
@@ -552,6 +555,14 @@ def _subs(el: Element) -> list[Element]:
     return [a for c in el.findall("component") for a in c.findall("annotation")]
 
 
+def _path(el: Element, *names: str) -> list[Element]:
+    """``el.findall("a/b/c")`` by single-name lookups (C speed, same order)."""
+    found = [el]
+    for name in names:
+        found = [child for parent in found for child in parent.findall(name)]
+    return found
+
+
 def _walk(ann: Element, sink: _Sink, in_beat: bool) -> None:
     code = _attr(ann.find("code"), "code")
     value = ann.find("value")
@@ -563,7 +574,7 @@ def _walk(ann: Element, sink: _Sink, in_beat: bool) -> None:
     lead = _lead_roi(ann)
     if lead:
         store = sink.lead_measurements.setdefault(_lead_label(lead) or lead, {})
-        for sub in [ann, *ann.findall(".//annotation")]:
+        for sub in ann.iter("annotation"):  # itself, then ".//annotation" in order
             sub_code = _attr(_child(sub, "code"), "code")
             text = _code_text(_child(sub, "value"))
             if sub_code and text:
@@ -596,7 +607,7 @@ def _lead_roi(ann: Element) -> str:
     """The lead code when the annotation is restricted to one lead."""
     if ann.find("support") is None:
         return ""
-    for boundary in ann.findall("support/supportingROI/component/boundary"):
+    for boundary in _path(ann, "support", "supportingROI", "component", "boundary"):
         code = _attr(_child(boundary, "code"), "code")
         if "_ECG_LEAD_" in code.upper():
             return code

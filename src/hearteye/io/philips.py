@@ -11,9 +11,10 @@ the confirmation status and the program's criteria version go to ``meta.device``
 Read here, not by `ecgdatakit`: the library fails the staged real files on speed. Its
 reader took 26-29 ms for a 10 s 12-lead file (18 ms in its pure-Python LZW, 4-6 ms in an
 xmltodict parse and its repeated whole-document searches), 45-50x HeartEye's WFDB reader of
-the same signal (this module: 3.8-4.6 ms, same run; ~1.1 ms of it the parse of a file's
-~1,050 elements, ~1.9 ms XLI). This module parses once (`parse_document`: defusedxml's
-rules, C speed) and reads the fields HeartEye keeps with
+the same signal (this module: 4.0-4.5 ms in the README's run, on a busy machine where
+`wfdb.rdrecord` took 1.95 ms: 2.0-2.3x it, from 2.4-2.8x; ~1.1 ms of it the parse of a file's
+~1,050 elements, ~1.7 ms XLI, ~0.2 ms the ~620 per-lead measurements). This module parses
+once (`parse_document`: defusedxml's rules, C speed) and reads the fields HeartEye keeps with
 ecgdatakit's rules, on the element tree as xmltodict would see it (names as written, the
 first of repeated elements, an empty element as nothing), so the tests prove the same
 `Record` on every staged file: the rate and duration of ``parsedwaveforms`` (else the signal
@@ -302,15 +303,20 @@ def _flatten(node, skip: tuple[str, ...] = ()) -> dict[str, str]:
     for key, value in node.attrib.items():
         if key not in skip and key != "xmlns" and value.strip():
             result[key] = value.strip()
-    counts = Counter(child.tag for child in node)
-    for child in node:  # document order: first appearances, as xmltodict orders them
-        key = child.tag
-        if key in skip or counts[key] > 1 or len(child):
-            continue
-        text = (child.text or "").strip()
-        if text:
-            result[key] = text
+    children = list(node)
+    tags = [child.tag for child in children]
+    left_out = set(skip) if len(set(tags)) == len(tags) else _repeated(tags).union(skip)
+    result.update(  # document order (xmltodict's); one comprehension, not a loop per child
+        (key, text)
+        for key, child in zip(tags, children, strict=True)
+        if key not in left_out and not len(child) and (text := (child.text or "").strip())
+    )
     return result
+
+
+def _repeated(tags: list[str]) -> set[str]:
+    counts = Counter(tags)
+    return {tag for tag, count in counts.items() if count > 1}
 
 
 def _float(text: str) -> float | None:
