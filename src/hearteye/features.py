@@ -275,12 +275,6 @@ def axes_from_areas(areas: np.ndarray | None) -> dict[str, Measurement]:
     return out
 
 
-def axes(signal: np.ndarray, leads, beats, fs: float) -> dict[str, Measurement]:
-    """P, QRS and T axes from signed net areas in leads I and aVF (module rules)."""
-    areas = _limb_areas(signal, leads, list(beats), fs)
-    return axes_from_areas(None if areas is None else np.asarray(areas))
-
-
 def _limb_areas(x: np.ndarray, leads, beats, fs: float) -> np.ndarray | None:
     limb = limb_leads_i_avf(x, leads)
     if limb is None:
@@ -312,12 +306,6 @@ def voltages(amps: dict[str, dict[str, float]], sex: str | None) -> dict[str, Me
     }
 
 
-def _has_limb_leads(leads) -> bool:
-    """Whether `limb_leads_i_avf` finds (or derives) leads I and aVF among ``leads``."""
-    derived = "II" in leads and "III" in leads
-    return ("I" in leads or derived) and ("aVF" in leads or derived)
-
-
 def measure(
     signal: np.ndarray | SignalChunks,
     fs: float,
@@ -347,9 +335,9 @@ def measure(
     samples = signal if isinstance(signal, SignalChunks) else SignalChunks.of_display(signal, fs)
     values = samples.map_beats(lambda x, bs: beat_values(x, leads, bs, fs), qrs_beats)
     amps = np.array([v[0] for v in values]).reshape(len(values), len(leads), len(AMPLITUDE_WAVES))
-    areas = None
-    if _has_limb_leads(leads):
-        areas = np.array([v[1] for v in values]).reshape(len(values), 2, len(AXIS_WAVES))
+    areas = None  # no beat, or no limb leads (`beat_values` then gives None for every beat)
+    if values and values[0][1] is not None:
+        areas = np.array([v[1] for v in values])
     glob.update(axes_from_areas(areas))
     per_lead = {name: amplitude_medians(amps[:, i]) for i, name in enumerate(leads)}
     glob.update(voltages(per_lead, sex))
