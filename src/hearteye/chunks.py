@@ -52,6 +52,15 @@ from hearteye.signal import (
 )
 
 
+def merge_moments(acc: tuple, count: int, mean, m2) -> tuple:
+    """Running ``(count, mean, m2)`` (m2: sum of squared deviations) with one more block's
+    ``count``, ``mean`` and ``m2`` added, exactly (Chan, Golub and LeVeque 1979); scalars or
+    per-lead arrays. Start from ``(0, 0.0, 0.0)``; the variance is ``m2 / count``."""
+    n, m, s = acc
+    delta, total = mean - m, n + count
+    return total, m + delta * count / total, s + m2 + delta**2 * n * count / total
+
+
 @dataclass(frozen=True)
 class Chunking:
     """When and how a record is preprocessed in chunks (see the module rules)."""
@@ -141,6 +150,12 @@ class SignalChunks:
         chunk = Chunk(0, 0, 0, n, x, None)
         flat = np.zeros(n_leads, bool)
         return cls(fs=float(fs), leads=names, n=n, flat=flat, mean=zeros, std=zeros, held=chunk)
+
+    @classmethod
+    def wrap(cls, x: np.ndarray | SignalChunks, fs: float) -> SignalChunks:
+        """``x`` as the steps read samples: a `SignalChunks` as it is, a display array
+        (mV ``[lead, sample]``) as `of_display`."""
+        return x if isinstance(x, SignalChunks) else cls.of_display(x, fs)
 
     @property
     def is_held(self) -> bool:
@@ -306,17 +321,13 @@ class _Source:
     def chunks(self) -> SignalChunks:
         """The first pass: the record's per-lead moments, then the streamed signal."""
         n_leads = self.record.n_leads
-        count, mean, m2 = 0, np.zeros(n_leads), np.zeros(n_leads)
+        acc = (0, np.zeros(n_leads), np.zeros(n_leads))
         for k in range(self.count):
             x, _, lo, hi = self.filtered(k)
             own = x[:, lo:hi]
-            nk = own.shape[1]
             mk = own.mean(axis=1)
-            m2k = ((own - mk[:, None]) ** 2).sum(axis=1)
-            delta, total = mk - mean, count + nk
-            mean = mean + delta * nk / total
-            m2 = m2 + m2k + delta**2 * count * nk / total
-            count = total
+            acc = merge_moments(acc, own.shape[1], mk, ((own - mk[:, None]) ** 2).sum(axis=1))
+        count, mean, m2 = acc
         self.mean, self.std = mean, np.sqrt(m2 / max(count, 1))
         self.flat = ~(self.std > FLAT_STD_MV)
         return SignalChunks(

@@ -332,7 +332,7 @@ def measure(
     qrs_beats = [b for b in beats if b.qrs_onset is not None and id(b) in native]
     glob = dict(rhy)
     glob.update(intervals(qrs_beats, fs, rhy["rr_mean"].value, sex))
-    samples = signal if isinstance(signal, SignalChunks) else SignalChunks.of_display(signal, fs)
+    samples = SignalChunks.wrap(signal, fs)
     values = samples.map_beats(lambda x, bs: beat_values(x, leads, bs, fs), qrs_beats)
     amps = np.array([v[0] for v in values]).reshape(len(values), len(leads), len(AMPLITUDE_WAVES))
     areas = None  # no beat, or no limb leads (`beat_values` then gives None for every beat)

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import signal as sps
 
-from hearteye.chunks import SignalChunks
+from hearteye.chunks import SignalChunks, merge_moments
 from hearteye.record import Record
 from hearteye.signal import FLAT_STD_MV, PreprocessConfig, chain_filter
 
@@ -193,16 +193,12 @@ def _std(x: np.ndarray) -> float:
     blocks = [v for v in _finite_blocks(x) if v.size] if x.size <= BLOCK else None
     if blocks is not None:
         return float(blocks[0].std()) if blocks else float("nan")
-    count, mean, m2 = 0, 0.0, 0.0
+    acc = (0, 0.0, 0.0)
     for v in _finite_blocks(x):
-        if not v.size:
-            continue
-        mk = float(v.mean(dtype=np.float64))
-        m2k = float(((v - mk) ** 2).sum(dtype=np.float64))
-        delta, total = mk - mean, count + v.size
-        mean += delta * v.size / total
-        m2 += m2k + delta**2 * count * v.size / total
-        count = total
+        if v.size:
+            mk = float(v.mean(dtype=np.float64))
+            acc = merge_moments(acc, v.size, mk, float(((v - mk) ** 2).sum(dtype=np.float64)))
+    count, _, m2 = acc
     return math.sqrt(m2 / count)
 
 

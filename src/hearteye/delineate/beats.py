@@ -95,7 +95,7 @@ def beat_types(
     (default: all)."""
     beats = list(beats)
     paced = paced or [False] * len(beats)
-    samples = x if isinstance(x, SignalChunks) else SignalChunks.of_display(x, fs)
+    samples = SignalChunks.wrap(x, fs)
     qrs = [
         i
         for i, b in enumerate(beats)

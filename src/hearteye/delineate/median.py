@@ -77,7 +77,7 @@ def median_of(block: np.ndarray, fs: float, fiducial: int) -> MedianBeats:
 def median_beats(x: np.ndarray | SignalChunks, beats, types, fs: float) -> MedianBeats | None:
     """Median beats of ``x[lead, sample]`` (or of a record too long to hold, as
     `hearteye.chunks.SignalChunks`: its display copy) over the dominant beats."""
-    samples = x if isinstance(x, SignalChunks) else SignalChunks.of_display(x, fs)
+    samples = SignalChunks.wrap(x, fs)
     chosen = median_windows(beats, types, fs, samples.n)
     if chosen is None:
         return None

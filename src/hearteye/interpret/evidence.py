@@ -208,7 +208,7 @@ def gather(
 ) -> Evidence:
     infos = _beat_infos(beats, fs)
     rhythm = _rhythm(infos, beats, fs)
-    samples = signal if isinstance(signal, SignalChunks) else SignalChunks.of_display(signal, fs)
+    samples = SignalChunks.wrap(signal, fs)
     med, fid = _median_beats(samples, beats, fs)
     per_lead: dict[str, dict[str, float]] = {}
     if med is not None and fid.get("qrs_offset") is not None:
