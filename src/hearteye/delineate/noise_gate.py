@@ -94,11 +94,17 @@ def _rr_cv(centres: np.ndarray) -> float:
     return float(rr.std() / rr.mean())
 
 
+def _usable_and_centres(x: np.ndarray, prob: np.ndarray, fs: float):
+    """The non-flat leads of window ``x`` and its QRS centres (empty without a usable lead)."""
+    usable = np.std(x, axis=1) > 0
+    centres = _qrs_centres(prob, usable, fs) if usable.any() else np.zeros(0, np.int64)
+    return usable, centres
+
+
 def noise_ratio_of(x: np.ndarray, prob: np.ndarray, fs: float) -> float:
     """The noise ratio of window ``x[lead, sample]`` (preprocessed, 500 Hz) given the clean
     model's probabilities ``prob[lead, 3, sample]``; NaN where it cannot be measured."""
-    usable = np.std(x, axis=1) > 0
-    centres = _qrs_centres(prob, usable, fs) if usable.any() else np.zeros(0, np.int64)
+    usable, centres = _usable_and_centres(x, prob, fs)
     if len(centres) < MIN_BEATS:
         return float("nan")
     return noise_ratio(x, centres, usable, fs)
@@ -107,10 +113,7 @@ def noise_ratio_of(x: np.ndarray, prob: np.ndarray, fs: float) -> float:
 def is_noisy(x: np.ndarray, prob: np.ndarray, fs: float) -> bool:
     """Whether the window ``x[lead, sample]`` (preprocessed, 500 Hz) with the clean model's
     probabilities ``prob[lead, 3, sample]`` should go to the noise model (module rule)."""
-    usable = np.std(x, axis=1) > 0
-    if not usable.any():
-        return False
-    centres = _qrs_centres(prob, usable, fs)
+    usable, centres = _usable_and_centres(x, prob, fs)
     if len(centres) < MIN_BEATS or _rr_cv(centres) >= MAX_RR_CV:
         return False
     return bool(noise_ratio(x, centres, usable, fs) > NOISE_RATIO)
