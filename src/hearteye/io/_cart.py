@@ -363,6 +363,32 @@ def patient_fields(first: str, last: str, age, sex) -> dict:
     }
 
 
+def finite_float(text) -> float | None:
+    """``text`` as a finite float: None when absent, malformed, infinite or NaN."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+# Voltage units as the files spell them, to HeartEye's names.
+VOLTAGE_UNITS = {
+    "uV": "uV", "uv": "uV", "\u00b5V": "uV", "\u00b5v": "uV", "\u03bcV": "uV", "\u03bcv": "uV",
+    "microvolt": "uV", "microvolts": "uV",
+    "mV": "mV", "mv": "mV", "millivolt": "mV", "millivolts": "mV",
+    "V": "V", "v": "V", "volt": "V", "volts": "V",
+    "nV": "nV", "nv": "nV", "nanovolt": "nV", "nanovolts": "nV",
+}  # fmt: skip
+
+
+def voltage_unit(unit: str) -> str | None:
+    """HeartEye's name of a voltage unit as a file spells it (`VOLTAGE_UNITS`), or None."""
+    return VOLTAGE_UNITS.get(unit) or VOLTAGE_UNITS.get(unit.strip().lower())
+
+
 def resolution_text(resolutions: set[float], unit: str) -> str | None:
     """``"4.88 uV"`` when every lead read as counts has one resolution, else None."""
     return f"{resolutions.pop():g} {unit}" if len(resolutions) == 1 else None

@@ -46,6 +46,7 @@ from hearteye.io._cart import (
     counts_to_mv,
     damaged,
     device_record,
+    finite_float,
     generic_program,
     global_measurements,
     iso,
@@ -57,6 +58,7 @@ from hearteye.io._cart import (
     read_from_path,
     resolution_text,
     stated_number,
+    voltage_unit,
 )
 from hearteye.io._common import (
     Member,
@@ -120,13 +122,6 @@ _STATEMENT_CODES = (
 )
 _QTC_KEYS = ("QTCorrected", "qtc_ms", "QTc Interval", "qtc", "MDC_ECG_TIME_PD_QTc")
 _TO_UV = {"nV": 0.001, "uV": 1.0, "mV": 1_000.0, "V": 1_000_000.0}
-_UNITS = {
-    "uV": "uV", "uv": "uV", "\u00b5V": "uV", "\u00b5v": "uV", "\u03bcV": "uV", "\u03bcv": "uV",
-    "microvolt": "uV", "microvolts": "uV",
-    "mV": "mV", "mv": "mV", "millivolt": "mV", "millivolts": "mV",
-    "V": "V", "v": "V", "volt": "V", "volts": "V",
-    "nV": "nV", "nv": "nV", "nanovolt": "nV", "nanovolts": "nV",
-}  # fmt: skip
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d+))?([+-]\d{4})?$")
 
 
@@ -174,16 +169,6 @@ def _child(el: Element | None, path: str) -> Element | None:
 
 def _children(el: Element | None, path: str) -> list[Element]:
     return [] if el is None else el.findall(path)
-
-
-def _float(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _stamp(value: str | None, need_time: bool = False) -> datetime | None:
@@ -254,10 +239,6 @@ def _lead_label(code: str) -> str | None:
     if not suffix:
         return None
     return "-aVR" if suffix.upper() == "AVRNEG" else library_label(suffix)
-
-
-def _norm_unit(unit: str) -> str | None:
-    return _UNITS.get(unit) or _UNITS.get(unit.strip().lower())
 
 
 # -------------------------------------------------------------------------------- samples
@@ -364,7 +345,7 @@ def _time(code: str, value: Element | None, source: str) -> dict:
         "rate": 0,
     }
     increment = _child(value, "increment")
-    step = _float(_attr(increment, "value"))
+    step = finite_float(_attr(increment, "value"))
     if not step or step <= 0:
         return info
     unit = _attr(increment, "unit")
@@ -379,11 +360,11 @@ def _time(code: str, value: Element | None, source: str) -> dict:
 def _lead(label: str, samples: np.ndarray, value: Element, rate: int) -> _Lead:
     """A lead's digits with its scale (uV per digit) and origin (in its own unit)."""
     scale_el, origin_el = _child(value, "scale"), _child(value, "origin")
-    scale = _float(_attr(scale_el, "value"))
-    origin = _float(_attr(origin_el, "value")) or 0.0
+    scale = finite_float(_attr(scale_el, "value"))
+    origin = finite_float(_attr(origin_el, "value")) or 0.0
     scale_unit = _attr(scale_el, "unit")
-    origin_unit = _norm_unit(_attr(origin_el, "unit")) if _attr(origin_el, "unit") else None
-    unit = _norm_unit(scale_unit) if scale_unit else None
+    origin_unit = voltage_unit(_attr(origin_el, "unit")) if _attr(origin_el, "unit") else None
+    unit = voltage_unit(scale_unit) if scale_unit else None
     offset = origin
     if unit and origin_unit and origin_unit != unit:
         offset = origin * _TO_UV[origin_unit] / _TO_UV[unit]
@@ -507,7 +488,7 @@ def _patient(root: Element, acquired: datetime | None):
     for obs in root.findall("controlVariable/relatedObservation"):
         if _attr(_child(obs, "code"), "code") == "21612-7":  # LOINC: reported age
             value = _child(obs, "value")
-            years = _float(_attr(value, "value"))
+            years = finite_float(_attr(value, "value"))
             factor = _AGE_TO_YEARS.get(_attr(value, "unit") or "a")
             if years is not None and factor:
                 age = int(years * factor)
@@ -597,7 +578,7 @@ def _walk(ann: Element, sink: _Sink, in_beat: bool) -> None:
         converted = _convert(_attr(value, "value"), _attr(value, "unit"), quantity)
         if converted is not None and not in_beat:
             sink.measurements.setdefault(field, int(round(converted)))
-    elif value is not None and _float(_attr(value, "value")) is not None and not in_beat:
+    elif value is not None and finite_float(_attr(value, "value")) is not None and not in_beat:
         sink.extra.setdefault(code, _code_text(value))
     for sub in _subs(ann):
         _walk(sub, sink, in_beat)
@@ -615,7 +596,7 @@ def _lead_roi(ann: Element) -> str:
 
 
 def _convert(value: str, unit: str, quantity: str) -> float | None:
-    v = _float(value)
+    v = finite_float(value)
     if v is None or quantity == "count" or not unit:
         return v
     factor = _TO[quantity].get(unit)

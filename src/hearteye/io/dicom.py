@@ -55,6 +55,7 @@ from hearteye.io._cart import (
     read_from_path,
     resolution_text,
     stated_number,
+    voltage_unit,
 )
 from hearteye.io._common import (
     Member,
@@ -675,13 +676,6 @@ _MEASUREMENT_CODES = {
 }
 _QTC_KEYS = ("QTCorrected", "qtc_ms", "QTc Interval", "qtc", "MDC_ECG_TIME_PD_QTc")
 _POSITIONS = ("ReferencedSamplePositions", "ReferencedTimeOffsets", "ReferencedDateTime")
-_UNITS = {
-    "uV": "uV", "uv": "uV", "\u00b5V": "uV", "\u00b5v": "uV", "\u03bcV": "uV", "\u03bcv": "uV",
-    "microvolt": "uV", "microvolts": "uV",
-    "mV": "mV", "mv": "mV", "millivolt": "mV", "millivolts": "mV",
-    "V": "V", "v": "V", "volt": "V", "volts": "V",
-    "nV": "nV", "nv": "nV", "nanovolt": "nV", "nanovolts": "nV",
-}  # fmt: skip
 
 
 def _findings(ds: _Dataset, index: int) -> Findings:
@@ -836,7 +830,7 @@ def _resolution(group: _Dataset) -> str | None:
             correction = d.number("ChannelSensitivityCorrectionFactor")
             baseline = d.number("ChannelBaseline")
             value, meaning = _code(d.first("ChannelSensitivityUnitsSequence"))
-            norm = next((_norm_unit(c) for c in (value, meaning) if c and _norm_unit(c)), None)
+            norm = next((voltage_unit(c) for c in (value, meaning) if c and voltage_unit(c)), None)
             if sensitivity is not None and norm is not None:
                 resolution = sensitivity * (correction if correction is not None else 1.0)
                 unit, offset = norm, baseline or 0.0
@@ -844,10 +838,6 @@ def _resolution(group: _Dataset) -> str | None:
         if not (unit and resolution == 1.0 and offset == 0.0):
             found.add(float(resolution))
     return resolution_text(found, units[0]) if units else None
-
-
-def _norm_unit(unit: str) -> str | None:
-    return _UNITS.get(unit) or _UNITS.get(unit.strip().lower())
 
 
 def _patient(ds: _Dataset, acquired: datetime | None):

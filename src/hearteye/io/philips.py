@@ -28,7 +28,6 @@ edited. The representative beats are not read (HeartEye does not use them).
 from __future__ import annotations
 
 import binascii
-import math
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -49,6 +48,7 @@ from hearteye.io._cart import (
     counts_to_mv,
     damaged,
     device_record,
+    finite_float,
     global_measurements,
     iso,
     lead_names,
@@ -169,7 +169,7 @@ def _check_raw_waveform(data: bytes, source: str, limits: ReadLimits) -> None:
 
 
 def _positive(text: str | None) -> float | None:
-    value = _float(text or "")
+    value = finite_float(text or "")
     return value if value is not None and 0 < value < 1e7 else None
 
 
@@ -319,16 +319,8 @@ def _repeated(tags: list[str]) -> set[str]:
     return {tag for tag, count in counts.items() if count > 1}
 
 
-def _float(text: str) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _int(text: str) -> int | None:
-    value = _float(text)
+    value = finite_float(text)
     return None if value is None else int(round(value))
 
 
@@ -414,7 +406,7 @@ class _Leads:
         rate = _int(_attr(waves, "samplespersecond")) or _int(_text(_get(signal, "samplingrate")))
         if not rate or rate <= 0:
             raise damaged(source, CART, "missing or invalid sampling rate")
-        duration = _float(_attr(waves, "durationperchannel"))
+        duration = finite_float(_attr(waves, "durationperchannel"))
         if duration is None or duration <= 0:
             raise damaged(source, CART, "missing or invalid durationperchannel")
         n = int(round(duration * rate / 1000))
@@ -433,9 +425,9 @@ class _Leads:
             (
                 v
                 for v in (
-                    _float(_attr(waves, "resolution")),
-                    _float(_text(_get(signal, "resolution"))),
-                    _float(_text(_get(signal, "signalresolution"))),
+                    finite_float(_attr(waves, "resolution")),
+                    finite_float(_text(_get(signal, "resolution"))),
+                    finite_float(_text(_get(signal, "signalresolution"))),
                 )
                 if v is not None and v > 0
             ),
