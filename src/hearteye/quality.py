@@ -136,7 +136,7 @@ def assess(
 
 def _lead_flags(name: str, x: np.ndarray) -> list[QualityFlag]:
     flags = []
-    n = sum(v.size for v in _finite_blocks(x))
+    n, high, low = _count_and_range(x)
     n_bad = x.size - n
     if n_bad:
         flags.append(
@@ -150,8 +150,6 @@ def _lead_flags(name: str, x: np.ndarray) -> list[QualityFlag]:
         )
     if n == 0:
         return flags
-    high = max(v.max() for v in _finite_blocks(x) if v.size)
-    low = min(v.min() for v in _finite_blocks(x) if v.size)
     ptp = float(high - low)
     if ptp < FLAT_PTP_MV or _std(x) < FLAT_STD_MV:
         flags.append(
@@ -185,6 +183,18 @@ def _finite_blocks(x: np.ndarray):
         v = x[a : a + BLOCK]
         finite = np.isfinite(v)
         yield v if finite.all() else v[finite]
+
+
+def _count_and_range(x: np.ndarray):
+    """How many finite samples one lead has, and their largest and smallest (None when none),
+    in one pass over its blocks."""
+    n, high, low = 0, None, None
+    for v in _finite_blocks(x):
+        if v.size:
+            n += v.size
+            high = v.max() if high is None else max(high, v.max())
+            low = v.min() if low is None else min(low, v.min())
+    return n, high, low
 
 
 def _std(x: np.ndarray) -> float:
