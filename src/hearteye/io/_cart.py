@@ -196,7 +196,8 @@ def assemble(names, rows, units, fs, findings: Findings, source, fmt: CartFormat
     """A `Record` from checked leads (names, mV rows, file units) and the file's findings."""
     _check_unique(names, source)
     unit_of = dict(zip(names, units, strict=True))
-    signal, names, derived = _complete_limb_leads(np.vstack(rows), names)
+    stacked = rows if isinstance(rows, np.ndarray) else np.vstack(rows)  # one array: as it is
+    signal, names, derived = _complete_limb_leads(stacked, names)
     units = [unit_of.get(n, "mV") for n in names]
     n = signal.shape[1]
     if limits.max_seconds is not None and n > limits.max_seconds * fs:
@@ -303,17 +304,24 @@ def lead_names(labels: list[str]) -> list[str]:
 def _complete_limb_leads(signal: np.ndarray, names: list[str]):
     """Add III, aVR, aVL, aVF from I and II where the file lacks them; standard order."""
     have = {n: signal[i] for i, n in enumerate(names)}
-    derived = []
-    if "I" in have and "II" in have:
+    derived = [n for n in _LIMB_FORMULAS if n not in have] if {"I", "II"} <= set(have) else []
+    if derived:  # computed only for the leads missing (none in a 12-lead file)
         i, ii = have["I"].astype(np.float64), have["II"].astype(np.float64)
-        formulas = {"III": ii - i, "aVR": -(i + ii) / 2, "aVL": i - ii / 2, "aVF": ii - i / 2}
-        for name, values in formulas.items():
-            if name not in have:
-                have[name] = values.astype(np.float32)
-                derived.append(name)
+        for name in derived:
+            have[name] = _LIMB_FORMULAS[name](i, ii).astype(np.float32)
     order = [n for n in STANDARD_LEADS if n in have] + [n for n in names if n not in have]
     order += [n for n in have if n not in order]
+    if order == names:  # already complete and in standard order: no copy
+        return signal, order, derived
     return np.vstack([have[n] for n in order]), order, derived
+
+
+_LIMB_FORMULAS = {
+    "III": lambda i, ii: ii - i,
+    "aVR": lambda i, ii: -(i + ii) / 2,
+    "aVL": lambda i, ii: i - ii / 2,
+    "aVF": lambda i, ii: ii - i / 2,
+}
 
 
 # --------------------------------------------------------------------------------- meta

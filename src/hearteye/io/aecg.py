@@ -385,7 +385,7 @@ def _record(leads: list[_Lead], findings: Findings, source: str, limits: ReadLim
         )
     check_length(len(leads), lengths.pop(), fs, limits, source)
     names = lead_names([lead.label for lead in leads])
-    rows = []
+    steps = []
     for lead in leads:
         scale = mv_scale(lead.unit)
         if scale is None:
@@ -394,8 +394,11 @@ def _record(leads: list[_Lead], findings: Findings, source: str, limits: ReadLim
                 f"{lead.unit or 'none'}); HeartEye does not guess an amplitude scale",
                 code="unknown_amplitude_unit",
             )
-        scaling = (lead.resolution, lead.offset) if lead.is_raw else None
-        rows.append(counts_to_mv(lead.counts, scaling, scale))
+        steps.append(((lead.resolution, lead.offset) if lead.is_raw else None, scale))
+    if len(set(steps)) == 1:  # the usual file: one scale for every lead, converted at once
+        rows = counts_to_mv(np.vstack([lead.counts for lead in leads]), *steps[0])
+    else:
+        rows = [counts_to_mv(lead.counts, *step) for lead, step in zip(leads, steps, strict=True)]
     units = [lead.unit for lead in leads]
     return assemble(names, rows, units, fs, findings, source, CART, limits)
 
