@@ -100,9 +100,11 @@ class _Streams:
             up, spare = spare, up
         depth += 1
         self.codes, self.lengths, self.parent, self.root = codes, depth, parent, up
+        self.start = np.zeros(n + 1, dtype=np.intp)  # each code's first byte in the output
+        np.cumsum(depth, out=self.start[1:])
 
     def total(self, i: int) -> int:
-        return int(self.lengths[self.offsets[i] : self.offsets[i + 1]].sum())
+        return int(self.start[self.offsets[i + 1]] - self.start[self.offsets[i]])
 
     def samples(self, use: int, starts: list[int], source: str) -> list[np.ndarray]:
         """The first ``use`` chunks' samples (int32).
@@ -119,8 +121,7 @@ class _Streams:
         doubled and the rest copied from them once."""
         b = int(self.offsets[use])
         codes, lengths, parent = self.codes[:b], self.lengths[:b], self.parent[:b]
-        start = np.zeros(b + 1, dtype=np.intp)
-        np.cumsum(lengths, out=start[1:])
+        start = self.start[: b + 1]
         shift = start[:-1] - start[parent]  # how far back a code's output is copied from
         first = codes[self.root[:b]]
         last = np.where(codes < 256, codes, first[np.minimum(parent + 1, b - 1)])
@@ -200,8 +201,7 @@ def bounded_streams(
     cap_max = min(limits.max_decoded_bytes, 2 * lead_bytes + 4096)
     # Each code outputs at least a byte, so codes past cap + 1 cannot change the verdict.
     streams = _Streams([c[: (cap_max + 2) * 10 // 8 + 5] for c, _ in chunks])
-    sizes = np.zeros(streams.lengths.size + 1, dtype=np.intp)
-    np.cumsum(streams.lengths, out=sizes[1:])
+    sizes = streams.start
     budget = limits.max_decoded_bytes
     for i, (chunk, _) in enumerate(chunks):
         cap = min(budget, 2 * lead_bytes + 4096)
