@@ -164,7 +164,7 @@ def rule_findings(
     ev: Evidence, quality, age, sex, pacing=None, paced_beats=()
 ) -> list[rules.Finding]:
     found = rules.paced(pacing, list(paced_beats))
-    found += rules.rhythm(ev) + rules.av_conduction(ev) + rules.conduction(ev)
+    found += rules.rhythm(ev) + rules.av_conduction(ev) + rules.conduction(ev, sex)
     found += rules.axis_and_voltage(ev, sex, age) + rules.atria(ev)
     codes = {f.code for f in found}
     found += rules.ischemia(ev, sex, age, codes) + rules.repolarization(ev, sex)
@@ -250,8 +250,11 @@ def _consistent(statements: list[dict]) -> list[dict]:
     codes = {s["code"] for s in statements}
     if codes & {"AFIB", "AFLT"}:
         statements = [s for s in statements if s["code"] not in P_WAVE_CODES]
-        if "AFIB" in codes and "AFLT" in codes:  # one atrial rhythm: keep the likelier
-            statements = [s for s in statements if s["code"] != "AFLT"]
+        # One atrial rhythm. Flutter is made from the atrial wave itself (one periodic wave,
+        # rules.is_flutter), which fibrillation's spread f waves never formed here, while the
+        # learned AF statement also fires on flutter with a varying block: keep the flutter.
+        if "AFIB" in codes and "AFLT" in codes:
+            statements = [s for s in statements if s["code"] != "AFIB"]
     if codes & {"CLBBB", "CRBBB"}:
         statements = [s for s in statements if s["code"] not in ("IVCD", "IRBBB", "ILBBB")]
     if "CLBBB" in codes and "CRBBB" in codes:

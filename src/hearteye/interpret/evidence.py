@@ -10,7 +10,12 @@ beats (`hearteye.delineate.postprocess.Beat`, samples) and the measurements of
   ``V`` (premature or not, wide and unlike the dominant QRS: PVC), ``P`` (a P wave no QRS
   follows: blocked);
 * **rhythm**: RR coefficient of variation, successive-difference irregularity (RMSSD / mean
-  RR) with premature beats and their pauses left out, PR variability;
+  RR) with premature beats and their pauses left out, PR variability; and, when P waves are
+  missing before most beats, the **atrial wave**: with each QRS blanked (30 ms before onset to
+  50 ms after offset, bridged by a straight line), the Welch spectrum of II, III, aVF and V1
+  (first ``ATRIAL_WINDOW_S``), its highest peak at 3-7 Hz and the share of the 2-12 Hz power
+  within 0.3 Hz of that peak and its second harmonic. Flutter waves are one periodic wave at
+  240-340 /min, so a few lines hold most of the power; fibrillatory waves spread theirs;
 * **per lead, on the median beat** (beats aligned on QRS onset, median sample by sample, so one
   ectopic beat does not move it; of more than ``MAX_MEDIAN_BEATS``, that many evenly spread):
   Q, R, S, R' amplitudes and the QRS minimum (mV), Q duration (ms: from QRS onset, when the
@@ -40,6 +45,12 @@ PRE_S, POST_S = 0.30, 0.60  # median beat window around QRS onset
 MAX_MEDIAN_BEATS = 2000
 Q_START_MV = 0.05  # the first deflection beyond this decides whether the QRS starts with a Q
 LEAD_KEYS = ("Q", "Qms", "R", "S", "QMIN", "R2", "STJ", "ST60", "T", "TERM", "P", "PNEG")
+ATRIAL_LEADS = ("II", "III", "aVF", "V1")  # where flutter waves are largest
+ATRIAL_WINDOW_S = 30.0
+ATRIAL_BLANK_S = (0.03, 0.05)  # before QRS onset, after QRS offset
+ATRIAL_SEARCH_HZ = (3.0, 7.0)
+ATRIAL_BAND_HZ = (2.0, 12.0)
+ATRIAL_LINE_HZ = 0.3
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,41 @@ def _rhythm(infos: list[BeatInfo], beats, fs: float) -> dict[str, float]:
     return out
 
 
+def _atrial_wave(samples: SignalChunks, leads, beats, fs: float) -> dict[str, float]:
+    """Peak frequency (Hz) and spectral concentration of the QRS-blanked atrial leads."""
+    from scipy.signal import welch
+
+    n = min(samples.n, int(ATRIAL_WINDOW_S * fs))
+    rows = [leads.index(x) for x in ATRIAL_LEADS if x in leads]
+    blank = np.zeros(n, bool)
+    for b in beats:
+        if b.qrs_onset is not None and b.qrs_offset is not None and b.qrs_onset < n:
+            blank[
+                max(int(b.qrs_onset - ATRIAL_BLANK_S[0] * fs), 0) : int(
+                    b.qrs_offset + ATRIAL_BLANK_S[1] * fs
+                )
+                + 1
+            ] = True
+    best = {"atrial_peak_hz": NAN, "atrial_concentration": NAN}
+    if not rows or blank.all() or n < int(2 * fs):
+        return best
+    x = samples.head(n)[rows].astype(np.float64)
+    idx = np.arange(n)
+    for row in x:
+        row[blank] = np.interp(idx[blank], idx[~blank], row[~blank])
+    f, p = welch(x - x.mean(axis=1, keepdims=True), fs=fs, nperseg=min(n, int(4 * fs)))
+    band = (f >= ATRIAL_BAND_HZ[0]) & (f <= ATRIAL_BAND_HZ[1])
+    search = np.flatnonzero((f >= ATRIAL_SEARCH_HZ[0]) & (f <= ATRIAL_SEARCH_HZ[1]))
+    for spectrum in p:
+        k = search[np.argmax(spectrum[search])]
+        lines = (np.abs(f - f[k]) <= ATRIAL_LINE_HZ) | (np.abs(f - 2 * f[k]) <= ATRIAL_LINE_HZ)
+        total = spectrum[band].sum()
+        share = float(spectrum[lines].sum() / total) if total > 0 else NAN
+        if share > best["atrial_concentration"] or math.isnan(best["atrial_concentration"]):
+            best = {"atrial_peak_hz": float(f[k]), "atrial_concentration": share}
+    return best
+
+
 def _median_beats(samples: SignalChunks, beats, fs: float):
     """Median beat per lead aligned on QRS onset, and the median fiducials (samples, relative)."""
     pre, post = int(PRE_S * fs), int(POST_S * fs)
@@ -209,6 +255,8 @@ def gather(
     infos = _beat_infos(beats, fs)
     rhythm = _rhythm(infos, beats, fs)
     samples = SignalChunks.wrap(signal, fs)
+    if not rhythm["p_fraction"] >= 0.5:  # NaN too: no P wave found at all
+        rhythm.update(_atrial_wave(samples, list(leads), beats, fs))
     med, fid = _median_beats(samples, beats, fs)
     per_lead: dict[str, dict[str, float]] = {}
     if med is not None and fid.get("qrs_offset") is not None:
