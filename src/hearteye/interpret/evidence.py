@@ -146,14 +146,10 @@ def _atrial_wave(samples: SignalChunks, leads, beats, fs: float) -> dict[str, fl
     n = min(samples.n, int(ATRIAL_WINDOW_S * fs))
     rows = [leads.index(x) for x in ATRIAL_LEADS if x in leads]
     blank = np.zeros(n, bool)
+    before, after = (int(s * fs) for s in ATRIAL_BLANK_S)
     for b in beats:
         if b.qrs_onset is not None and b.qrs_offset is not None and b.qrs_onset < n:
-            blank[
-                max(int(b.qrs_onset - ATRIAL_BLANK_S[0] * fs), 0) : int(
-                    b.qrs_offset + ATRIAL_BLANK_S[1] * fs
-                )
-                + 1
-            ] = True
+            blank[max(int(b.qrs_onset) - before, 0) : int(b.qrs_offset) + after + 1] = True
     best = {"atrial_peak_hz": NAN, "atrial_concentration": NAN}
     if not rows or blank.all() or n < int(2 * fs):
         return best

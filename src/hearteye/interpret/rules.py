@@ -99,6 +99,7 @@ QRS_INCOMPLETE = 110.0 + QRS_EXCESS_MS
 # LBBBs for 21 true; at 170/160 ms, 8 for 21, one true one lost.
 QRS_LBBB_MS = {"M": 140.0 + QRS_EXCESS_MS, "F": 130.0 + QRS_EXCESS_MS}
 QTC_LONG_MS = 480.0
+QTC_LONG_WIDE_QRS_MS = 500.0
 # Atrial flutter: a periodic atrial wave at 228-390 /min holding >= half the 2-12 Hz power of a
 # QRS-blanked atrial lead (`hearteye.interpret.evidence`). Chosen on PTB-XL folds 1-8 alone:
 # of its ECGs without P waves before most beats, the highest share without flutter was 0.47
@@ -106,7 +107,6 @@ QTC_LONG_MS = 480.0
 # fibrillation's spread f waves stay below 0.40 on every source here.
 FLUTTER_HZ = (3.8, 6.5)
 FLUTTER_CONCENTRATION = 0.50
-QTC_LONG_WIDE_QRS_MS = 500.0
 
 
 @dataclass(frozen=True)
