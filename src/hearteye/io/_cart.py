@@ -3,7 +3,8 @@
 Two ways in. SCP-ECG is decoded by `ecgdatakit` (Apache-2.0, pinned): `decode` runs it on a
 private temporary file and `to_record` turns its record into HeartEye's. The XML readers
 (MUSE, Philips, aECG) and DICOM read their files themselves, for speed (each module says what
-the library cost on the staged files), and hand `assemble` their leads and a `Findings`; the
+the library cost on the staged files), and hand `assemble` their leads and a `Findings`
+(MUSE and aECG through `leads_to_record`, which checks and scales their `CartLead`s); the
 tests prove on every staged file that they give the same `Record` as the library path
 (`findings_of` is that path's `Findings`). This module puts HeartEye's rules around both:
 
@@ -184,12 +185,55 @@ def to_record(parsed, source: str, fmt: CartFormat, limits: ReadLimits) -> Recor
     check_lead_count(len(leads), limits, source)
     fs = _common_rate(leads, source)
     check_rate(fs, limits, source)
-    n = _common_length(leads, source)
+    n = _common_length([len(lead.samples) for lead in leads], source)
     check_length(len(leads), n, fs, limits, source)
     names = [normalise_lead_name(lead.label) for lead in leads]
     rows = [_in_mv(lead, source) for lead in leads]
     units = [lead.resolution_unit or lead.units for lead in leads]
     return assemble(names, rows, units, fs, findings_of(parsed), source, fmt, limits)
+
+
+class CartLead:
+    """One lead as an XML reader found it: its label, its samples as stored, the stated
+    resolution, origin (``offset``) and unit. ``is_raw``: the samples are counts to scale, not
+    values already in ``unit`` (a resolution of 1 with no origin and a known unit)."""
+
+    __slots__ = ("label", "counts", "resolution", "unit", "offset")
+
+    def __init__(self, label, counts, resolution, unit, offset=0.0):
+        self.label, self.counts, self.resolution = label, counts, resolution
+        self.unit, self.offset = unit, offset
+
+    @property
+    def is_raw(self) -> bool:
+        return not (self.unit and self.resolution == 1.0 and self.offset == 0.0)
+
+
+def leads_to_record(
+    leads: list[CartLead], fs: float, findings: Findings, source, fmt: CartFormat, limits
+) -> Record:
+    """A checked `Record` from an XML reader's own leads (MUSE, aECG): bounds, one common
+    length, a voltage unit on every lead, mV, then `assemble`."""
+    check_lead_count(len(leads), limits, source)
+    check_rate(fs, limits, source)
+    n = _common_length([lead.counts.size for lead in leads], source)
+    check_length(len(leads), n, fs, limits, source)
+    steps = []
+    for lead in leads:
+        scale = mv_scale(lead.unit)
+        if scale is None:
+            raise InvalidRecordError(
+                f"{source}: lead {lead.label} gives no voltage unit for its samples (found "
+                f"{lead.unit or 'none'}); HeartEye does not guess an amplitude scale",
+                code="unknown_amplitude_unit",
+            )
+        steps.append(((lead.resolution, lead.offset) if lead.is_raw else None, scale))
+    if len(set(steps)) == 1:  # the usual file: one scale for every lead, converted at once
+        rows = counts_to_mv(np.vstack([lead.counts for lead in leads]), *steps[0])
+    else:
+        rows = [counts_to_mv(lead.counts, *step) for lead, step in zip(leads, steps, strict=True)]
+    names = lead_names([lead.label for lead in leads])
+    return assemble(names, rows, [lead.unit for lead in leads], fs, findings, source, fmt, limits)
 
 
 def assemble(names, rows, units, fs, findings: Findings, source, fmt: CartFormat, limits) -> Record:
@@ -216,8 +260,8 @@ def _common_rate(leads, source: str) -> float:
     return rates.pop()
 
 
-def _common_length(leads, source: str) -> int:
-    lengths = {len(lead.samples) for lead in leads}
+def _common_length(counts: list[int], source: str) -> int:
+    lengths = set(counts)
     if len(lengths) != 1:
         raise InvalidRecordError(
             f"{source}: the leads hold different numbers of samples ({sorted(lengths)}); the "

@@ -36,21 +36,20 @@ from xml.etree.ElementTree import Element
 
 import numpy as np
 
-from hearteye.errors import HeartEyeError, InvalidRecordError
+from hearteye.errors import HeartEyeError
 from hearteye.io._cart import (
     CartFormat,
+    CartLead,
     Findings,
     Statements,
-    assemble,
     check_document_size,
-    counts_to_mv,
     damaged,
     device_record,
     finite_float,
     generic_program,
     global_measurements,
     iso,
-    lead_names,
+    leads_to_record,
     library_label,
     library_labels,
     patient_fields,
@@ -63,10 +62,6 @@ from hearteye.io._cart import (
 from hearteye.io._common import (
     Member,
     ReadLimits,
-    check_lead_count,
-    check_length,
-    check_rate,
-    mv_scale,
 )
 from hearteye.io._xml import all_text, check_xml, local_names, parse_document, root_element
 from hearteye.record import Record
@@ -145,7 +140,7 @@ def read_aecg_bytes(
         raise
     except Exception as err:  # a value no rule expected (a number past every range)
         raise damaged(source, CART, type(err).__name__) from None
-    return _record(leads, findings, source, limits)
+    return leads_to_record(leads, float(time["rate"]), findings, source, CART, limits)
 
 
 def read_aecg(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
@@ -258,19 +253,7 @@ def _series(root: Element, source: str) -> tuple[Element, Element | None]:
     return rhythm[0], (beats[0] if beats else None)
 
 
-class _Lead:
-    __slots__ = ("label", "counts", "resolution", "unit", "offset", "rate")
-
-    def __init__(self, label, counts, resolution, unit, offset, rate):
-        self.label, self.counts, self.resolution = label, counts, resolution
-        self.unit, self.offset, self.rate = unit, offset, rate
-
-    @property
-    def is_raw(self) -> bool:
-        return not (self.unit and self.resolution == 1.0 and self.offset == 0.0)
-
-
-def _leads(series: Element, source: str) -> tuple[list[_Lead], dict]:
+def _leads(series: Element, source: str) -> tuple[list[CartLead], dict]:
     """The first sequence set's leads (their digits, scale, origin and units) and its time
     sequence (the first: head, increment, rate)."""
     sets = series.findall("component/sequenceSet")
@@ -296,10 +279,7 @@ def _leads(series: Element, source: str) -> tuple[list[_Lead], dict]:
         raise damaged(source, CART, "no usable time increment in the rhythm series")
     samples = _digits([e[1] for e in entries], [e[2] for e in entries], source)
     labels = library_labels([e[0] for e in entries])
-    leads = [
-        _lead(label, x, e[3], time["rate"])
-        for label, x, e in zip(labels, samples, entries, strict=True)
-    ]
+    leads = [_lead(label, x, e[3]) for label, x, e in zip(labels, samples, entries, strict=True)]
     return leads, time
 
 
@@ -357,7 +337,7 @@ def _time(code: str, value: Element | None, source: str) -> dict:
     return info
 
 
-def _lead(label: str, samples: np.ndarray, value: Element, rate: int) -> _Lead:
+def _lead(label: str, samples: np.ndarray, value: Element) -> CartLead:
     """A lead's digits with its scale (uV per digit) and origin (in its own unit)."""
     scale_el, origin_el = _child(value, "scale"), _child(value, "origin")
     scale = finite_float(_attr(scale_el, "value"))
@@ -369,38 +349,7 @@ def _lead(label: str, samples: np.ndarray, value: Element, rate: int) -> _Lead:
     if unit and origin_unit and origin_unit != unit:
         offset = origin * _TO_UV[origin_unit] / _TO_UV[unit]
     resolution = scale if scale is not None else 1.0
-    return _Lead(label, samples, resolution, unit or "", offset, rate)
-
-
-def _record(leads: list[_Lead], findings: Findings, source: str, limits: ReadLimits) -> Record:
-    fs = float(leads[0].rate)
-    check_lead_count(len(leads), limits, source)
-    check_rate(fs, limits, source)
-    lengths = {lead.counts.size for lead in leads}
-    if len(lengths) != 1:
-        raise InvalidRecordError(
-            f"{source}: the leads hold different numbers of samples ({sorted(lengths)}); the "
-            "file's sample counts disagree with its data",
-            code="lead_lengths_differ",
-        )
-    check_length(len(leads), lengths.pop(), fs, limits, source)
-    names = lead_names([lead.label for lead in leads])
-    steps = []
-    for lead in leads:
-        scale = mv_scale(lead.unit)
-        if scale is None:
-            raise InvalidRecordError(
-                f"{source}: lead {lead.label} gives no voltage unit for its samples (found "
-                f"{lead.unit or 'none'}); HeartEye does not guess an amplitude scale",
-                code="unknown_amplitude_unit",
-            )
-        steps.append(((lead.resolution, lead.offset) if lead.is_raw else None, scale))
-    if len(set(steps)) == 1:  # the usual file: one scale for every lead, converted at once
-        rows = counts_to_mv(np.vstack([lead.counts for lead in leads]), *steps[0])
-    else:
-        rows = [counts_to_mv(lead.counts, *step) for lead, step in zip(leads, steps, strict=True)]
-    units = [lead.unit for lead in leads]
-    return assemble(names, rows, units, fs, findings, source, CART, limits)
+    return CartLead(label, samples, resolution, unit or "", offset)
 
 
 # ------------------------------------------------------------------------------- findings
@@ -420,7 +369,7 @@ class _Sink:
         self.lead_measurements: dict[str, dict[str, str]] = {}
 
 
-def _findings(root, rhythm, derived, leads: list[_Lead], time: dict) -> Findings:
+def _findings(root, rhythm, derived, leads: list[CartLead], time: dict) -> Findings:
     acquired = _acquired(root, rhythm, time)
     author = _child(rhythm, "author/seriesAuthor")
     device = _child(author, "manufacturedSeriesDevice")

@@ -33,34 +33,26 @@ from xml.etree.ElementTree import Element
 
 import numpy as np
 
-from hearteye.errors import HeartEyeError, InvalidRecordError
+from hearteye.errors import HeartEyeError
 from hearteye.io._cart import (
     CartFormat,
+    CartLead,
     Findings,
     Statements,
-    assemble,
     check_document_size,
     checksum_error,
-    counts_to_mv,
     damaged,
     device_record,
     global_measurements,
     iso,
-    lead_names,
+    leads_to_record,
     patient_fields,
     read_from_member,
     read_from_path,
     resolution_text,
     stated_number,
 )
-from hearteye.io._common import (
-    Member,
-    ReadLimits,
-    check_lead_count,
-    check_length,
-    check_rate,
-    mv_scale,
-)
+from hearteye.io._common import Member, ReadLimits
 from hearteye.io._xml import all_text, check_xml, local_names, parse_document, root_element
 from hearteye.record import Record
 
@@ -128,7 +120,7 @@ def read_muse_bytes(
         raise damaged(source, CART, type(err).__name__) from None
     if failed_crc:
         raise checksum_error(source, CART)
-    return _record(leads, rate, findings, source, limits)
+    return leads_to_record(leads, float(rate), findings, source, CART, limits)
 
 
 def read_muse(path: str | Path, limits: ReadLimits = _DEFAULT_LIMITS) -> Record:
@@ -198,20 +190,12 @@ def _datetime(day: str, time: str) -> datetime | None:
 # ------------------------------------------------------------------------------ waveform
 
 
-class _Lead:
-    __slots__ = ("label", "counts", "resolution", "unit", "is_raw")
-
-    def __init__(self, label, counts, resolution, unit, is_raw):
-        self.label, self.counts = label, counts
-        self.resolution, self.unit, self.is_raw = resolution, unit, is_raw
-
-
-def _rhythm(root: Element, source: str) -> tuple[list[_Lead], int, bool]:
+def _rhythm(root: Element, source: str) -> tuple[list[CartLead], int, bool]:
     """The rhythm leads, their rate, and whether a CRC failed (in any waveform: a median
     beat with a wrong CRC is a damaged file too)."""
     if root.tag.lower() != "restingecg":
         raise damaged(source, CART, "missing RestingECG root element")
-    found: dict[str, list[_Lead]] = {}
+    found: dict[str, list[CartLead]] = {}
     rates: dict[str, int] = {}
     failed = False
     for wf in root.findall("Waveform"):
@@ -234,7 +218,7 @@ def _rhythm(root: Element, source: str) -> tuple[list[_Lead], int, bool]:
     return found["rhythm"], rates["rhythm"], failed
 
 
-def _lead(ld: Element, kind: str, source: str) -> tuple[_Lead, bool]:
+def _lead(ld: Element, kind: str, source: str) -> tuple[CartLead, bool]:
     lead_id = _text(ld, "LeadID")
     if not lead_id:
         raise damaged(source, CART, f"LeadData without LeadID in the {kind} waveform")
@@ -264,8 +248,7 @@ def _lead(ld: Element, kind: str, source: str) -> tuple[_Lead, bool]:
     scale = _num(_text(ld, "LeadAmplitudeUnitsPerBit"))
     unit = _UNITS.get(_text(ld, "LeadAmplitudeUnits").upper(), "") if scale is not None else ""
     resolution = scale if scale is not None else 1.0
-    is_raw = not (unit and resolution == 1.0)
-    return _Lead(lead_id, counts, resolution, unit, is_raw), ok
+    return CartLead(lead_id, counts, resolution, unit), ok
 
 
 def _base64_text(ld: Element) -> bytes:
@@ -280,38 +263,10 @@ def _base64_text(ld: Element) -> bytes:
     return "".join(text.split()).encode("utf-8")  # not base64: strict decoding refuses it
 
 
-def _record(leads: list[_Lead], rate: int, findings: Findings, source, limits) -> Record:
-    fs = float(rate)
-    check_lead_count(len(leads), limits, source)
-    check_rate(fs, limits, source)
-    lengths = {lead.counts.size for lead in leads}
-    if len(lengths) != 1:
-        raise InvalidRecordError(
-            f"{source}: the leads hold different numbers of samples ({sorted(lengths)}); the "
-            "file's sample counts disagree with its data",
-            code="lead_lengths_differ",
-        )
-    check_length(len(leads), lengths.pop(), fs, limits, source)
-    rows = []
-    for lead in leads:
-        scale = mv_scale(lead.unit)
-        if scale is None:
-            raise InvalidRecordError(
-                f"{source}: lead {lead.label} gives no voltage unit for its samples (found "
-                f"{lead.unit or 'none'}); HeartEye does not guess an amplitude scale",
-                code="unknown_amplitude_unit",
-            )
-        rows.append(
-            counts_to_mv(lead.counts, (lead.resolution, 0.0) if lead.is_raw else None, scale)
-        )
-    names = lead_names([lead.label for lead in leads])
-    return assemble(names, rows, [lead.unit for lead in leads], fs, findings, source, CART, limits)
-
-
 # ------------------------------------------------------------------------------ findings
 
 
-def _findings(root: Element, leads: list[_Lead]) -> Findings:
+def _findings(root: Element, leads: list[CartLead]) -> Findings:
     demo = root.find("PatientDemographics")
     test = root.find("TestDemographics")
     acquired = (
