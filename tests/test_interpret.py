@@ -227,9 +227,34 @@ def test_critical_alerts_from_measurements():
         def __init__(self, v):
             self.value = v
 
-    interp = overall([], {"global": {"heart_rate": M(170.0), "qtc_bazett": M(520.0)}})
+    interp = overall([], {"global": {"heart_rate": M(170.0), "qtc_framingham": M(520.0)}})
     assert {a["code"] for a in interp["alerts"]} == {"HR_HIGH", "QTC_LONG"}
     assert interp["severity"] == "critical"
+    # Bazett's QTc over-corrects at fast rates; the alert does not read it.
+    interp = overall([], {"global": {"qtc_bazett": M(520.0), "qtc_framingham": M(470.0)}})
+    assert interp["alerts"] == []
+
+
+@pytest.mark.parametrize(
+    ("record", "prolonged"),
+    [
+        ("records500/00000/00039_hr", True),  # PTB-XL LNGQT, 88 bpm, QT 484 ms
+        ("records500/00000/00391_hr", False),  # PTB-XL NORM, 99 bpm, QT 377 ms
+    ],
+)
+def test_prolonged_qt_by_a_rate_correction_that_holds_at_fast_rates(shared_data, record, prolonged):
+    """PTB-XL's normal ECG 00391 at 99 bpm has a Bazett QTc of 483 ms, over the 480 ms limit,
+    from a QT of 377 ms; its Framingham QTc is 437. ECG 00039, coded prolonged QT, is over the
+    limit by either. The QT rule reads Framingham's, and says so in its evidence."""
+    a = analyze(read_record(shared_data / "ptbxl" / f"{record}.hea"))
+    glob = a.measurements["global"]
+    assert glob["qtc_bazett"]["value"] >= 480
+    found = [s for s in a.statements if s["code"] == "LNGQT"]
+    assert bool(found) is prolonged
+    if prolonged:
+        assert found[0]["evidence"]["qtc_framingham_ms"] >= 480
+    else:
+        assert glob["qtc_framingham"]["value"] < 470
 
 
 def test_interpret_without_models_uses_rules_only(fixtures_dir):
@@ -319,3 +344,67 @@ def test_unpaced_records_get_no_paced_statement(shared_data):
     for row in rows[:40]:
         a = analyze(read_record(shared_data / "ptbxl" / f"{row['record']}.hea"))
         assert "PACE" not in {s["code"] for s in a.statements}, row["record"]
+
+
+@pytest.mark.parametrize(
+    ("record", "code", "measured"),
+    [
+        # Challenge (CPSC) RBBB, QRS axis -135 degrees: northwest, beyond LAFB's -45..-90
+        ("cinc-challenge-samples/records/A0010", "LAFB", "qrs_axis"),
+        # PTB-XL fold 9, inferior and anterior infarct, PR 174 ms: no first-degree block
+        ("ptbxl/records500/00000/00189_hr", "1AVB", "pr_interval"),
+    ],
+)
+def test_a_learned_statement_is_never_made_against_its_definition(
+    shared_data, record, code, measured
+):
+    """On these two real ECGs the learned statement's probability reaches its threshold, but
+    the measurement that defines it lies outside the definition's range, so it is not made;
+    where it is made, its evidence carries that measurement and the range."""
+    from hearteye.interpret.engine import evidence_features, get_statement_models
+
+    sm = get_statement_models()
+    if sm is None or sm.method(code) not in ("model", "either"):
+        pytest.skip(f"no learned {code} shipped")
+    m = measure_record(read_record(shared_data / f"{record}.hea"))
+    ev = gather(m.display, m.fs, m.record.leads, m.delineation.beats, m.measurements)
+    p, threshold, _ = sm.predict(np.concatenate([m.features(), evidence_features(ev)]))[code]
+    assert p >= threshold
+    name, lo, hi = rules.DEFINED_BY[code]
+    assert name == measured and not lo <= ev.g(name) <= hi
+    statements, _ = m.statements()
+    assert code not in {s["code"] for s in statements}
+
+
+def test_a_learned_statement_made_shows_its_defining_measurement(shared_data):
+    """PTB-XL 00238 (fold 9, coded LAFB; QRS axis -38 degrees, where the LAFB rule's -45 does
+    not reach): the learned LAFB is made, its evidence the probability beside the axis and the
+    range the axis had to be in."""
+    a = analyze(read_record(shared_data / "ptbxl/records500/00000/00238_hr.hea"))
+    (lafb,) = [s for s in a.statements if s["code"] == "LAFB"]
+    assert lafb["method"] == "model"
+    evid = lafb["evidence"]
+    assert evid["probability"] >= evid["threshold"]
+    assert evid["defined_range"] == [-105.0, -30.0]
+    assert -45 < evid["qrs_axis"] <= -30
+
+
+def test_wide_qrs_tachycardia_is_critical(shared_data):
+    """Challenge JS45548 (Chapman/Ningbo, paroxysmal ventricular tachycardia): 135 bpm, QRS
+    about 170 ms, no P waves. It is stated as a wide QRS tachycardia, critical, and raised as
+    an alert; no sinus rhythm statement from the rule."""
+    a = analyze(read_record(shared_data / "cinc-challenge-samples/records/JS45548.hea"))
+    (wct,) = [s for s in a.statements if s["code"] == "WCT"]
+    assert wct["severity"] == "critical" and wct["method"] == "rule"
+    assert wct["evidence"]["heart_rate_bpm"] > 100
+    assert wct["evidence"]["qrs_ms"] >= rules.QRS_COMPLETE
+    assert "WCT" in {x["code"] for x in a.interpretation["alerts"]}
+    assert a.interpretation["overall"] == "Abnormal ECG" and a.classification == "abnormal"
+
+
+@pytest.mark.parametrize("name", ["E00008", "E00009", "JS00666"])
+def test_sinus_tachycardia_is_no_wide_qrs_tachycardia(shared_data, name):
+    """The Challenge samples' sinus tachycardias (narrow QRS, P waves before the beats)."""
+    a = analyze(read_record(shared_data / "cinc-challenge-samples/records" / f"{name}.hea"))
+    assert a.measurements["global"]["heart_rate"]["value"] > 100
+    assert "WCT" not in {s["code"] for s in a.statements}

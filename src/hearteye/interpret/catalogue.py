@@ -55,6 +55,8 @@ ENTRIES: tuple[Entry, ...] = (
     _E("AFIB", "164889003", "Atrial fibrillation", "rhythm", "abnormal"),
     _E("AFLT", "164890007", "Atrial flutter", "rhythm", "abnormal"),
     _E("BRADY", "426627000", "Bradycardia (non-sinus)", "rhythm", "abnormal", scp=False),
+    # Ventricular tachycardia until proven otherwise; no mapping file holds the concept.
+    _E("WCT", None, "Wide QRS tachycardia", "rhythm", "critical", scp=False),
     _E(
         "PAC",
         "284470004",

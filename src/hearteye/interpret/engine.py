@@ -20,8 +20,10 @@ Rules this module enforces, and why:
   else any normal-variant statement besides sinus rhythm (sinus bradycardia, tachycardia,
   arrhythmia) -> "Otherwise normal ECG"; else "Normal ECG". No rhythm statement at all makes it
   at least borderline ("rhythm undetermined").
-* **Critical alerts**: STEMI, complete heart block, heart rate > 150 or < 40 bpm, QTc (Bazett)
-  > 500 ms. Each alert is a dict with its code, text and the measured value.
+* **Critical alerts**: every critical statement (STEMI, complete heart block, wide QRS
+  tachycardia), heart rate > 150 or < 40 bpm, QTc > 500 ms (Framingham's, as the QT rules read
+  it: `hearteye.interpret.rules` says why not Bazett's). Each alert is a dict with its code,
+  text and the measured value.
 """
 
 from __future__ import annotations
@@ -229,8 +231,13 @@ def interpret(
         x = np.concatenate([base_features, evidence_features(ev)])
         made = {s["code"] for s in out}
         for code, (p, thr, drivers) in sm.predict(x).items():
-            if p >= thr and code not in made:  # "either": the rule's evidence when both
+            # "either": the rule's evidence when both; never against the statement's definition
+            if p >= thr and code not in made and rules.defined(code, ev.g):
                 evid = {"probability": round(p, 4), "threshold": round(thr, 4), "drivers": drivers}
+                if code in rules.DEFINED_BY:
+                    name, lo, hi = rules.DEFINED_BY[code]
+                    evid[name] = _num(ev.g(name))
+                    evid["defined_range"] = [_num(lo), None if math.isinf(hi) else _num(hi)]
                 out.append(statement(code, "model", evid))
     out = _consistent(out)
     return out, overall(out, measurements)
@@ -300,11 +307,12 @@ def _alerts(statements: list[dict], measurements: dict) -> list[dict]:
         for s in statements
         if s["severity"] == "critical"
     ]
-    hr, qtc = value("heart_rate"), value("qtc_bazett")
+    hr, qtc = value("heart_rate"), value(rules.QTC)
     if hr is not None and hr > HR_HIGH:
         alerts.append({"code": "HR_HIGH", "text": f"Heart rate > {HR_HIGH:g} bpm", "value": hr})
     if hr is not None and hr < HR_LOW:
         alerts.append({"code": "HR_LOW", "text": f"Heart rate < {HR_LOW:g} bpm", "value": hr})
     if qtc is not None and qtc > QTC_CRITICAL:
-        alerts.append({"code": "QTC_LONG", "text": f"QTc > {QTC_CRITICAL:g} ms", "value": qtc})
+        text = f"QTc > {QTC_CRITICAL:g} ms ({rules.QTC_FORMULA})"
+        alerts.append({"code": "QTC_LONG", "text": text, "value": qtc})
     return alerts

@@ -10,9 +10,10 @@ beats (`hearteye.delineate.postprocess.Beat`, samples) and the measurements of
   ``V`` (premature or not, wide and unlike the dominant QRS: PVC), ``P`` (a P wave no QRS
   follows: blocked);
 * **rhythm**: RR coefficient of variation, successive-difference irregularity (RMSSD / mean
-  RR) with premature beats and their pauses left out, PR variability; and, when P waves are
-  missing before most beats, the **atrial wave**: with each QRS blanked (30 ms before onset to
-  50 ms after offset, bridged by a straight line), the Welch spectrum of II, III, aVF and V1
+  RR) of all intervals and of those not next to a ventricular beat, the normal-to-normal RR
+  coefficient of variation, PR variability; and, when P waves are missing before most beats,
+  the **atrial wave**: with each QRS blanked (30 ms before onset to 50 ms after offset,
+  bridged by a straight line), the Welch spectrum of II, III, aVF and V1
   (first ``ATRIAL_WINDOW_S``), its highest peak at 3-7 Hz and the share of the 2-12 Hz power
   within 0.3 Hz of that peak and its second harmonic. Flutter waves are one periodic wave at
   240-340 /min, so a few lines hold most of the power; fibrillatory waves spread theirs;
@@ -107,6 +108,22 @@ def _beat_infos(beats, fs: float) -> list[BeatInfo]:
     return out
 
 
+def _supraventricular_irregularity(qrs: list[BeatInfo]) -> float:
+    """``rr_succ`` over the RR intervals that neither begin nor end on a ventricular beat: a
+    PVC and its pause make a regular rhythm irregular; fibrillation stays irregular without
+    them (its premature beats are narrow: ``A``, and kept)."""
+    rr = np.array(
+        [
+            b.rr_before_ms if "V" not in (b.kind, qrs[k - 1].kind) else NAN
+            for k, b in enumerate(qrs[1:], start=1)
+        ],
+        float,
+    )
+    steps = np.diff(rr)
+    steps = steps[np.isfinite(steps)]
+    return float(np.sqrt(np.mean(steps**2)) / np.nanmean(rr)) if steps.size >= 1 else NAN
+
+
 def _rhythm(infos: list[BeatInfo], beats, fs: float) -> dict[str, float]:
     qrs = [b for b in infos if b.kind != "P"]
     rr = np.array([b.rr_before_ms for b in qrs[1:]], float)
@@ -128,6 +145,7 @@ def _rhythm(infos: list[BeatInfo], beats, fs: float) -> dict[str, float]:
         "rr_range_ratio": float((rr.max() - rr.min()) / rr.mean()) if rr.size > 1 else NAN,
         "rr_cv_normal": float(normal_rr.std() / normal_rr.mean()) if normal_rr.size > 2 else NAN,
         "rr_succ": float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean()) if rr.size > 2 else NAN,
+        "rr_succ_supra": _supraventricular_irregularity(qrs),
     }
     q = sorted((b for b in beats if b.qrs_onset is not None), key=lambda b: b.qrs_onset)
     pr = [(b.qrs_onset - b.p_onset) * 1000.0 / fs for b in q if b.p_onset is not None]

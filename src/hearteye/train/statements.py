@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from hearteye.features import feature_names
+from hearteye.interpret import rules
 from hearteye.interpret.catalogue import CATALOGUE
 from hearteye.interpret.engine import (
     evidence_feature_names,
@@ -223,6 +224,14 @@ def choose(code: str, pooled: dict[str, dict]) -> str:
     return max(pooled, key=lambda k: (num(pooled[k]["f1"]), k == "rule"))  # ties: the rule
 
 
+def allowed(code: str, x: np.ndarray, names: list[str]) -> np.ndarray:
+    """Row mask: where the learned ``code`` may be made (`rules.defined` on the features)."""
+    if code not in rules.DEFINED_BY:
+        return np.ones(len(x), dtype=bool)
+    column = x[:, names.index(rules.DEFINED_BY[code][0])]
+    return np.array([rules.defined(code, lambda _, v=v: float(v)) for v in column])
+
+
 def train(data_root: Path, cache: Path, out: Path) -> dict:
     t0 = time.time()
     df, x, rule_sets = load(data_root, cache)
@@ -249,11 +258,13 @@ def train(data_root: Path, cache: Path, out: Path) -> dict:
             if y[fit_rows].sum() == 0:
                 continue
             oof[pred_rows] = _fit(x[fit_rows], y[fit_rows]).predict_proba(x[pred_rows])[:, 1]
+        # A learned statement is never made against its definition (`rules.defined`).
+        oof[~allowed(code, x, names) & ~np.isnan(oof)] = 0.0
         ok = tr & ~np.isnan(oof)
         min_sp = MIN_SPECIFICITY if CATALOGUE[code].severity in FORCING else 0.0
         thr = best_f1_threshold(oof[ok], y[ok], min_sp)
         model = _fit(x[tr], y[tr])
-        p_va = model.predict_proba(x[va])[:, 1] >= thr
+        p_va = (model.predict_proba(x[va])[:, 1] >= thr) & allowed(code, x, names)[va]
         # The choice reads fold 9 pooled with the out-of-fold rows of folds 1-8 (one copy per
         # ECG): a handful of fold-9 positives alone would choose by chance.
         pool = (ok & one_per_ecg(df)) | va
@@ -315,6 +326,8 @@ def shipped_predictions(df: pd.DataFrame, x: np.ndarray, rule_sets, models_dir: 
             x.astype(np.float32), feature_names=sm.spec["feature_names"], missing=np.nan
         )
         probs = {c: b.predict(dm) for c, b in sm.boosters.items()}
+        names = sm.spec["feature_names"]
+        probs = {c: np.where(allowed(c, x, names), p, 0.0) for c, p in probs.items()}
     for i, rules_i in enumerate(rule_sets):
         codes = {c for c in rules_i if sm is None or sm.method(c) != "model"}  # rule, either
         for c, p in probs.items():
