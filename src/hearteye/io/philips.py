@@ -452,7 +452,7 @@ class _Leads:
                 code="unknown_amplitude_unit",
             )
         scaling = (self.resolution, self.offset) if self.is_raw else None
-        rows = counts_to_mv(np.vstack(self.counts), scaling, 1e-3)  # one scale: all at once
+        rows = counts_to_mv(list(self.counts), scaling, 1e-3)  # one scale: all at once
         names = lead_names(self.labels)  # library spelling already: HeartEye's names
         units = ["uV"] * len(rows)
         return assemble(names, rows, units, fs, findings, source, CART, limits)
