@@ -508,7 +508,7 @@ def _xli_leads(chunks, streams, labels, n: int, source) -> list[np.ndarray]:
     for label, samples in zip(labels, decoded, strict=False):
         if samples.size < n:
             raise damaged(source, CART, f"lead {label[:10]}: {samples.size} samples, {n} expected")
-        counts.append(samples[:n].astype(np.int32))
+        counts.append(samples[:n].astype(np.int32, copy=False))  # a view: copied once, in mV
     if labels[:6] == list(STANDARD_LEADS[:6]):
         # III, aVR, aVL, aVF are stored as residuals of what I and II predict.
         i, ii = counts[0], counts[1]
