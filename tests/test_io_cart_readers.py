@@ -308,6 +308,8 @@ def test_an_entity_declaration_the_prolog_check_misses_is_refused_by_the_parser(
         "1 2.5 -3",  # a decimal
         "1e3 4",  # an exponent
         "12345678901234567 1",  # past 2**53: not exact as an integer read
+        "999999999 -999999999\t+0\r\n1",  # 9 digits: the array read
+        "1234567890 -1",  # 10 digits: numpy's text reader
     ],
 )
 def test_aecg_digits_read_as_float_of_each_token(text):
@@ -316,7 +318,16 @@ def test_aecg_digits_read_as_float_of_each_token(text):
     np.testing.assert_array_equal(got[1], [5.0, 6.0])
 
 
-@pytest.mark.parametrize("text", ["1 - 2", "2-3", "1 x 3", "- 1"])
+def test_aecg_integers_read_by_array_operations_only_up_to_9_digits():
+    got = aecg._integers(" 12 -3\n\t+45   999999999 -0 ")
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, [12, -3, 45, 999999999, 0])
+    assert aecg._integers("1 1234567890") is None  # past int32: the caller's other route
+    assert aecg._integers("1 2.5") is None
+    assert aecg._integers("1 -- 2") is None
+
+
+@pytest.mark.parametrize("text", ["1 - 2", "2-3", "1 x 3", "- 1", "+-1", "1 2-", "3 -"])
 def test_aecg_digits_that_are_not_numbers_are_refused(text):
     with pytest.raises(InvalidRecordError) as info:
         aecg._digits([text], ["MDC_ECG_LEAD_I"], "x")

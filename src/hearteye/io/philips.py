@@ -452,7 +452,7 @@ class _Leads:
                 code="unknown_amplitude_unit",
             )
         scaling = (self.resolution, self.offset) if self.is_raw else None
-        rows = counts_to_mv(np.vstack(self.counts), scaling, 1e-3)  # one scale: all at once
+        rows = counts_to_mv(list(self.counts), scaling, 1e-3)  # one scale: all at once
         names = lead_names(self.labels)  # library spelling already: HeartEye's names
         units = ["uV"] * len(rows)
         return assemble(names, rows, units, fs, findings, source, CART, limits)
@@ -508,7 +508,7 @@ def _xli_leads(chunks, streams, labels, n: int, source) -> list[np.ndarray]:
     for label, samples in zip(labels, decoded, strict=False):
         if samples.size < n:
             raise damaged(source, CART, f"lead {label[:10]}: {samples.size} samples, {n} expected")
-        counts.append(samples[:n].astype(np.int32))
+        counts.append(samples[:n].astype(np.int32, copy=False))  # a view: copied once, in mV
     if labels[:6] == list(STANDARD_LEADS[:6]):
         # III, aVR, aVL, aVF are stored as residuals of what I and II predict.
         i, ii = counts[0], counts[1]
