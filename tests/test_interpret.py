@@ -316,6 +316,11 @@ def test_source_labels_map_to_catalogue_codes():
     ludb = codes_for("ludb", "Sinus rhythm|Incomplete right bundle branch block")
     assert ludb == {"SR", "IRBBB"}  # "Complete ..." must not match "Incomplete ..."
     assert codes_for("ludb", "Electric axis of the heart: left axis deviation") == {"LAD"}
+    # The Challenge's "T wave abnormal" and PTB-XL's nonspecific T statements: one statement
+    assert codes_for("challenge", "164934002") == {"NDT"}
+    for scp in ("NDT", "NT_", "LOWT", "TAB_"):
+        assert codes_for("ptbxl", f"{{'{scp}': 100.0}}") == {"NDT"}
+    assert CATALOGUE["NDT"].snomed == "164934002"
 
 
 @pytest.mark.parametrize("ecg", ["00144", "00190", "00385", "00498"])

@@ -149,8 +149,9 @@ ENTRIES: tuple[Entry, ...] = (
     # repolarization
     _E("LNGQT", "111975006", "Prolonged QT", "repolarization", "abnormal"),
     _E("SQT", "77867006", "Short QT", "repolarization", "abnormal", scp=False),
-    _E("NDT", None, "Nonspecific T-wave abnormality", "repolarization", "borderline"),
-    _E("TAB_", "164934002", "T-wave abnormality", "repolarization", "abnormal"),
+    # PTB-XL's NDT ("non-diagnostic T abnormalities"; its NT_, LOWT and TAB_ read as the same
+    # statement), the Challenge's "T wave abnormal": one statement, as GE 12SL prints it.
+    _E("NDT", "164934002", "Nonspecific T-wave abnormality", "repolarization", "borderline"),
     _E("INVT", "59931005", "T-wave inversion", "repolarization", "abnormal"),
     _E("PRWP", "365413008", "Poor R-wave progression", "repolarization", "borderline", scp=False),
     # technical

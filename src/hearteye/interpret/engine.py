@@ -248,7 +248,7 @@ def interpret(
 # paced complex and its secondary ST-T changes), as GE 12SL and Glasgow suppress them.
 PACED_CONFOUNDED = frozenset(
     {"1AVB", "CLBBB", "CRBBB", "ILBBB", "IRBBB", "IVCD", "LAFB", "LPFB", "WPW", "LVH", "RVH"}
-    | {"IMI", "ASMI", "LMI", "MI", "QWAVE", "STE_", "STEMI", "STD_", "NDT", "TAB_", "INVT"}
+    | {"IMI", "ASMI", "LMI", "MI", "QWAVE", "STE_", "STEMI", "STD_", "NDT", "INVT"}
     | {"PRWP"}
 )
 

@@ -4,7 +4,9 @@
   likelihood 0 for form and rhythm statements it does not grade). Same acronyms as the
   catalogue, plus: LPR -> 1AVB; VCLVH -> LVH (our LVH rule is the voltage criterion);
   infarcts by territory (IMI, ILMI, IPMI, IPLMI -> IMI; ASMI, AMI, ALMI -> ASMI; LMI, ALMI,
-  ILMI, IPLMI -> LMI), and any MI statement -> MI.
+  ILMI, IPLMI -> LMI), and any MI statement -> MI; the nonspecific T-wave statements NT_,
+  LOWT and TAB_ -> NDT (the Challenge maps PTB-XL to one "T wave abnormal": 2,345 of its
+  ECGs, more than its 1,829 NDT alone).
 * **Challenge** SNOMED CT ``#Dx``: through the catalogue's ids and the Challenge's equivalent
   ids, plus the unscored codes that name the same finding (old or acute MI -> MI; atrial
   enlargement variants; ventricular ectopics, bigeminy -> PVC; atrial bigeminy -> PAC).
@@ -34,6 +36,9 @@ _PTBXL_ALIASES = {
     "ALMI": ("ASMI", "LMI", "MI"),
     "LMI": ("LMI", "MI"),
     "PMI": ("MI",),
+    "NT_": ("NDT",),  # non-specific T-wave changes
+    "LOWT": ("NDT",),  # low amplitude T waves
+    "TAB_": ("NDT",),  # T-wave abnormality
 }
 _CHALLENGE_EXTRA = {
     "164865005": ("MI",),
