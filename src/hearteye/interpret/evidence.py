@@ -108,6 +108,14 @@ def _beat_infos(beats, fs: float) -> list[BeatInfo]:
     return out
 
 
+def _successive_irregularity(rr: np.ndarray, min_steps: int) -> float:
+    """RMSSD / mean RR over successive intervals (a NaN interval breaks the succession), NaN
+    with fewer than ``min_steps`` successive differences."""
+    steps = np.diff(rr)
+    steps = steps[np.isfinite(steps)]
+    return float(np.sqrt(np.mean(steps**2)) / np.nanmean(rr)) if steps.size >= min_steps else NAN
+
+
 def _supraventricular_irregularity(qrs: list[BeatInfo]) -> float:
     """``rr_succ`` over the RR intervals that neither begin nor end on a ventricular beat: a
     PVC and its pause make a regular rhythm irregular; fibrillation stays irregular without
@@ -119,9 +127,7 @@ def _supraventricular_irregularity(qrs: list[BeatInfo]) -> float:
         ],
         float,
     )
-    steps = np.diff(rr)
-    steps = steps[np.isfinite(steps)]
-    return float(np.sqrt(np.mean(steps**2)) / np.nanmean(rr)) if steps.size >= 1 else NAN
+    return _successive_irregularity(rr, min_steps=1)
 
 
 def _rhythm(infos: list[BeatInfo], beats, fs: float) -> dict[str, float]:
@@ -144,7 +150,7 @@ def _rhythm(infos: list[BeatInfo], beats, fs: float) -> dict[str, float]:
         "rr_cv": float(rr.std() / rr.mean()) if rr.size > 1 else NAN,
         "rr_range_ratio": float((rr.max() - rr.min()) / rr.mean()) if rr.size > 1 else NAN,
         "rr_cv_normal": float(normal_rr.std() / normal_rr.mean()) if normal_rr.size > 2 else NAN,
-        "rr_succ": float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean()) if rr.size > 2 else NAN,
+        "rr_succ": _successive_irregularity(rr, min_steps=2),
         "rr_succ_supra": _supraventricular_irregularity(qrs),
     }
     q = sorted((b for b in beats if b.qrs_onset is not None), key=lambda b: b.qrs_onset)

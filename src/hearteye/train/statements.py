@@ -274,12 +274,13 @@ def train(data_root: Path, cache: Path, out: Path) -> dict:
                 continue
             oof[pred_rows] = _fit(x[fit_rows], y[fit_rows]).predict_proba(x[pred_rows])[:, 1]
         # A learned statement is never made against its definition (`rules.defined`).
-        oof[~allowed(code, x, names) & ~np.isnan(oof)] = 0.0
+        defined = allowed(code, x, names)
+        oof[~defined & ~np.isnan(oof)] = 0.0
         ok = tr & ~np.isnan(oof)
         min_sp = min_specificity(code)
         thr = best_f1_threshold(oof[ok], y[ok], min_sp)
         model = _fit(x[tr], y[tr])
-        p_va = (model.predict_proba(x[va])[:, 1] >= thr) & allowed(code, x, names)[va]
+        p_va = (model.predict_proba(x[va])[:, 1] >= thr) & defined[va]
         # The choice reads fold 9 pooled with the out-of-fold rows of folds 1-8 (one copy per
         # ECG): a handful of fold-9 positives alone would choose by chance.
         pool = (ok & one_per_ecg(df)) | va
